@@ -1,0 +1,40 @@
+# ba2m_mm developer commands. Every target installs first if needed (tools/install.sh is
+# idempotent: a second run only re-checks the environment).
+VENV ?= $(CURDIR)/.venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+LINT_PATHS := ba2m_mm tools tests configs setup.py
+export VENV
+
+.PHONY: install test demo demo-compare lint format benchmark clean
+
+install:
+	bash tools/install.sh
+
+## The test suite (CPU, offline). pytest exits non-zero when it collects no test.
+test: install
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+## The main job: build the digits instance-segmentation set, train + evaluate BA2M Mask R-CNN.
+demo: install
+	$(PY) tools/demo.py
+
+## The same, plus the plain-ResNet twin under the same budget, side by side.
+demo-compare: install
+	$(PY) tools/demo.py --compare
+
+lint: install
+	$(PY) -m flake8 $(LINT_PATHS)
+	$(PY) -m isort --check-only --diff $(LINT_PATHS)
+	$(PY) -m yapf --recursive --diff $(LINT_PATHS)
+	$(PY) -m codespell $(LINT_PATHS) README.md
+
+format: install
+	$(PY) -m isort $(LINT_PATHS)
+	$(PY) -m yapf --recursive --in-place $(LINT_PATHS)
+
+benchmark: install
+	$(PY) tools/analysis/benchmark.py
+
+clean:
+	rm -rf build *.egg-info .pytest_cache work_dirs

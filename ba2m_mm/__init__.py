@@ -1,0 +1,9 @@
+"""ba2m_mm: the Batch Aware Attention Module (BA2M) for mmdet and mmpretrain.
+
+``import ba2m_mm`` registers everything: ``BA2M`` in mmengine's root ``MODELS`` (found
+from every scope), ``BA2MResNet`` in ``mmdet.registry.MODELS`` and
+``mmpretrain.registry.MODELS`` (whichever are installed), and ``BA2MWeightHook`` in
+mmengine's ``HOOKS``.
+"""
+from .version import __version__  # noqa: F401
+from . import engine, models  # noqa: F401,E402  isort:skip

@@ -1,0 +1,90 @@
+"""Global spatial attention branch A_GS of BA2M (paper Eq. 8)."""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+
+GSA_MODES = ('auto', 'exact', 'sampled')
+
+
+class GlobalSpatialAttention(BaseModule):
+    """GAP(A_GS(x)) with A_GS = softmax(f(x) g(x)^T / sqrt(d)) h(x) (Eq. 8).
+
+    ``f`` (query), ``g`` (key) and ``h`` (value) are grouped 1x1 convolutions
+    C -> d = C/R; with ``groups == R`` each costs C^2/R^2 parameters, the
+    3C^2/R^2 of Eq. 16. A non-local style output projection (grouped 1x1,
+    d -> C) brings the pooled response back to C channels so it can enter the
+    channel-wise max of Eq. 9, and BN normalises it over the batch like the
+    other branches. The softmax is scaled by 1/sqrt(d) (absent from Eq. 8) so
+    that it does not saturate at initialisation.
+
+    Only the spatial mean of A_GS is needed, so the HW x HW attention matrix is
+    never materialised:
+
+    - ``'exact'``: :func:`torch.nn.functional.scaled_dot_product_attention`
+      over all HW queries, O(HW) memory, O((HW)^2 d) time;
+    - ``'sampled'``: the mean over ``num_samples`` query positions drawn
+      uniformly without replacement (one draw shared by the batch), each
+      attending to all HW keys. This is an unbiased estimator of the exact
+      mean, O(M HW d) time;
+    - ``'auto'``: exact when HW <= ``exact_max_positions``, sampled above.
+
+    Args:
+        in_channels (int): Channels C of the input feature map.
+        hidden_channels (int): Query/key/value width d = C/R.
+        groups (int): Groups of the 1x1 convolutions. Defaults to 1.
+        mode (str): ``'auto'``, ``'exact'`` or ``'sampled'``.
+            Defaults to ``'auto'``.
+        num_samples (int): Sampled query positions M. Defaults to 256.
+        exact_max_positions (int): Largest HW computed exactly in ``'auto'``
+            mode. Defaults to 4096 (stage 1 of a 224x224 image is 3136).
+        init_cfg (dict, optional): Initialization config. Defaults to None.
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 hidden_channels: int,
+                 groups: int = 1,
+                 mode: str = 'auto',
+                 num_samples: int = 256,
+                 exact_max_positions: int = 4096,
+                 init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        if mode not in GSA_MODES:
+            raise ValueError(f'gsa_mode must be one of {GSA_MODES}, got {mode!r}')
+        if num_samples < 1:
+            raise ValueError(f'gsa_num_samples must be >= 1, got {num_samples}')
+        self.mode = mode
+        self.num_samples = num_samples
+        self.exact_max_positions = exact_max_positions
+        self.f = nn.Conv1d(in_channels, hidden_channels, 1, groups=groups)
+        # A key bias adds f_i . b to every key of query i: the softmax over keys
+        # cancels it, so g has none. A value bias passes straight to the pooled
+        # output, where the BN mean cancels it, so h has none either.
+        self.g = nn.Conv1d(in_channels, hidden_channels, 1, groups=groups, bias=False)
+        self.h = nn.Conv1d(in_channels, hidden_channels, 1, groups=groups, bias=False)
+        self.proj = nn.Conv1d(hidden_channels, in_channels, 1, groups=groups, bias=False)
+        self.bn = nn.BatchNorm1d(in_channels)
+
+    def use_exact(self, num_positions: int) -> bool:
+        """Whether a map with ``num_positions`` = HW is computed exactly."""
+        if self.mode == 'exact' or num_positions <= self.num_samples:
+            return True
+        return self.mode == 'auto' and num_positions <= self.exact_max_positions
+
+    def pooled_attention(self, x: torch.Tensor) -> torch.Tensor:
+        """Spatial mean of softmax(f g^T / sqrt(d)) h, shape (N, d)."""
+        x = x.flatten(2)  # (N, C, HW)
+        queries = x
+        if not self.use_exact(x.size(2)):
+            index = torch.randperm(x.size(2), device=x.device)[:self.num_samples]
+            queries = x[:, :, index]  # (N, C, M)
+        q = self.f(queries).transpose(1, 2).unsqueeze(1)  # (N, 1, M, d)
+        k = self.g(x).transpose(1, 2).unsqueeze(1)  # (N, 1, HW, d)
+        v = self.h(x).transpose(1, 2).unsqueeze(1)  # (N, 1, HW, d)
+        out = F.scaled_dot_product_attention(q, k, v)  # (N, 1, M, d)
+        return out.mean(dim=(1, 2))  # (N, d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pooled = self.pooled_attention(x).unsqueeze(-1)  # (N, d, 1)
+        return self.bn(self.proj(pooled).squeeze(-1))  # (N, C)
