@@ -5,7 +5,6 @@ The OpenMMLab stack itself (torch, mmcv built with ops, mmdet, mmpretrain) is in
 """
 import re
 from pathlib import Path
-
 from setuptools import find_packages, setup
 
 HERE = Path(__file__).parent

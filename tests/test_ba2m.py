@@ -57,11 +57,10 @@ def test_weights_are_softmax_of_sar():
     module(x)
     torch.testing.assert_close(module.last_weights, torch.softmax(sar, 0))
     # Eq. 9 by hand: mean over channels of the branch-wise max.
-    responses = torch.stack([
-        module.channel_attention(x),
-        module.local_spatial(x),
-        module.global_spatial(x)
-    ])
+    responses = torch.stack(
+        [module.channel_attention(x),
+         module.local_spatial(x),
+         module.global_spatial(x)])
     torch.testing.assert_close(sar, responses.max(0).values.mean(1))
 
 
@@ -113,9 +112,9 @@ def test_every_parameter_gets_gradient():
     assert (module.last_branch_share > 0.1).all(), module.last_branch_share
 
 
-@pytest.mark.parametrize('branches', [
-    b for r in (1, 2, 3) for b in itertools.combinations(('channel', 'local', 'global'), r)
-])
+@pytest.mark.parametrize(
+    'branches',
+    [b for r in (1, 2, 3) for b in itertools.combinations(('channel', 'local', 'global'), r)])
 def test_branch_subsets(branches):
     module = make_ba2m(branches=branches)
     assert module.branches == branches
@@ -168,8 +167,8 @@ def test_exact_global_spatial_matches_naive_reference():
     torch.manual_seed(0)
     gsa = GlobalSpatialAttention(32, 8, groups=4, mode='exact')
     x = torch.randn(3, 32, 9, 11)
-    torch.testing.assert_close(gsa.pooled_attention(x), naive_pooled_attention(gsa, x),
-                               rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(
+        gsa.pooled_attention(x), naive_pooled_attention(gsa, x), rtol=1e-5, atol=1e-6)
 
 
 def test_auto_policy():
@@ -249,12 +248,17 @@ def test_batch_of_one_warns_once_and_is_identity():
 
 @pytest.mark.parametrize('kwargs, match', [
     (dict(in_channels=0), 'in_channels must be an int >= 1, got 0'),
-    (dict(in_channels=16, reduction=0), r'reduction must be an int in \[1, in_channels=16\], got 0'),
-    (dict(in_channels=16, reduction=32), r'reduction must be an int in \[1, in_channels=16\], got 32'),
+    (dict(in_channels=16,
+          reduction=0), r'reduction must be an int in \[1, in_channels=16\], got 0'),
+    (dict(in_channels=16,
+          reduction=32), r'reduction must be an int in \[1, in_channels=16\], got 32'),
     (dict(in_channels=16, reduction=4, branches=()), 'branches must be a non-empty'),
-    (dict(in_channels=16, reduction=4, branches=('channel', 'spatial')), "got \\('channel', 'spatial'\\)"),
-    (dict(in_channels=16, reduction=4, branches='channel'), 'branches must be a non-empty sequence'),
-    (dict(in_channels=16, reduction=4, normalize='sigmoid'), "normalize must be one of .* got 'sigmoid'"),
+    (dict(in_channels=16, reduction=4,
+          branches=('channel', 'spatial')), "got \\('channel', 'spatial'\\)"),
+    (dict(in_channels=16, reduction=4,
+          branches='channel'), 'branches must be a non-empty sequence'),
+    (dict(in_channels=16, reduction=4,
+          normalize='sigmoid'), "normalize must be one of .* got 'sigmoid'"),
     (dict(in_channels=16, reduction=4, gsa_mode='fast'), "gsa_mode must be one of .* got 'fast'"),
 ])
 def test_bad_construction(kwargs, match):
@@ -264,7 +268,8 @@ def test_bad_construction(kwargs, match):
 
 def test_bad_inputs():
     module = make_ba2m(channels=16, name='layer2')
-    with pytest.raises(ValueError, match=r'BA2M \(layer2\) expects a 4-D .* got shape \(2, 16, 4\)'):
+    with pytest.raises(
+            ValueError, match=r'BA2M \(layer2\) expects a 4-D .* got shape \(2, 16, 4\)'):
         module(torch.randn(2, 16, 4))
     with pytest.raises(ValueError, match='input has 8 channels but in_channels=16'):
         module(torch.randn(2, 8, 4, 4))
@@ -277,14 +282,13 @@ def test_bad_inputs():
 # ----------------------------------------------------------------------------------------
 # Global-batch weights across processes (sync=True), 2 gloo processes on CPU.
 
-
 SYNC_CASES = [((2, 2), 'softmax'), ((3, 1), 'scaled_softmax')]  # (3, 1): uneven, local batch 1
 
 
 def _sync_worker(rank, world_size, init_file, out_dir):
     import torch.distributed as dist
-    dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank,
-                            world_size=world_size)
+    dist.init_process_group(
+        'gloo', init_method=f'file://{init_file}', rank=rank, world_size=world_size)
     torch.set_num_threads(1)
     for case, (sizes, normalize) in enumerate(SYNC_CASES):
         module = freeze_bn_stats(make_ba2m(gsa_mode='exact', sync=True, normalize=normalize))
@@ -294,8 +298,9 @@ def _sync_worker(rank, world_size, init_file, out_dir):
         out = module(x)
         (out * target_all[start:start + sizes[rank]]).sum().backward()
         grads = {n: p.grad for n, p in module.named_parameters()}
-        torch.save(dict(out=out.detach(), grad=x.grad, param_grads=grads),
-                   os.path.join(out_dir, f'case{case}_rank{rank}.pth'))
+        torch.save(
+            dict(out=out.detach(), grad=x.grad, param_grads=grads),
+            os.path.join(out_dir, f'case{case}_rank{rank}.pth'))
     dist.destroy_process_group()
 
 
@@ -327,8 +332,8 @@ def test_sync_equals_single_process_on_concatenated_batch(sync_results, case):
     torch.testing.assert_close(torch.cat([r['grad'] for r in results]), x_all.grad)
     # parameter gradients summed over ranks (what DDP averages) equal the single process's
     for name, param in module.named_parameters():
-        torch.testing.assert_close(sum(r['param_grads'][name] for r in results), param.grad,
-                                   rtol=1e-4, atol=1e-6)
+        torch.testing.assert_close(
+            sum(r['param_grads'][name] for r in results), param.grad, rtol=1e-4, atol=1e-6)
 
 
 def test_sync_falls_back_to_local_batch():

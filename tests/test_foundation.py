@@ -25,8 +25,8 @@ def test_mmcv_has_compiled_ops():
     _, keep = nms(boxes, torch.tensor([0.9, 0.8, 0.7]), iou_threshold=0.5)
     assert keep.tolist() == [0, 2]
     feats = torch.arange(16.).view(1, 1, 4, 4)
-    out = RoIAlign((1, 1), spatial_scale=1.0, sampling_ratio=1, aligned=False)(
-        feats, torch.tensor([[0., 0., 0., 3., 3.]]))
+    out = RoIAlign((1, 1), spatial_scale=1.0, sampling_ratio=1,
+                   aligned=False)(feats, torch.tensor([[0., 0., 0., 3., 3.]]))
     assert out.shape == (1, 1, 1, 1)
 
 
@@ -43,8 +43,11 @@ def test_torch_load_of_mmengine_checkpoint(tmp_path):
 
 @pytest.mark.parametrize('scope', ['mmdet', 'mmpretrain'])
 def test_registrations_resolve_from_each_scope(scope):
+    from mmengine.registry import HOOKS
+    from mmengine.registry import MODELS as ROOT
+    from mmengine.registry import DefaultScope
+
     import ba2m_mm  # noqa: F401
-    from mmengine.registry import MODELS as ROOT, HOOKS, DefaultScope
     registry = importlib.import_module(f'{scope}.registry').MODELS
     assert registry.get('BA2MResNet') is not None
     assert registry.get('BA2M') is ROOT.get('BA2M')

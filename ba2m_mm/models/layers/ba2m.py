@@ -112,8 +112,9 @@ class BA2M(BaseModule):
         if not isinstance(in_channels, int) or in_channels < 1:
             raise ValueError(f'BA2M{where}: in_channels must be an int >= 1, got {in_channels!r}')
         if not isinstance(reduction, int) or not 1 <= reduction <= in_channels:
-            raise ValueError(f'BA2M{where}: reduction must be an int in [1, in_channels={in_channels}], '
-                             f'got {reduction!r}')
+            raise ValueError(
+                f'BA2M{where}: reduction must be an int in [1, in_channels={in_channels}], '
+                f'got {reduction!r}')
         if isinstance(branches, str) or not branches:
             raise ValueError(f'BA2M{where}: branches must be a non-empty sequence of {BRANCHES}, '
                              f'got {branches!r}')
@@ -122,7 +123,8 @@ class BA2M(BaseModule):
             raise ValueError(f'BA2M{where}: branches must be distinct names from {BRANCHES}, '
                              f'got {tuple(branches)!r}')
         if normalize not in NORMALIZATIONS:
-            raise ValueError(f'BA2M{where}: normalize must be one of {NORMALIZATIONS}, got {normalize!r}')
+            raise ValueError(
+                f'BA2M{where}: normalize must be one of {NORMALIZATIONS}, got {normalize!r}')
         self.in_channels = in_channels
         self.reduction = reduction
         self.branches = tuple(b for b in BRANCHES if b in branches)
@@ -137,8 +139,8 @@ class BA2M(BaseModule):
         if 'local' in self.branches:
             self.local_spatial = LocalSpatialAttention(in_channels, hidden)
         if 'global' in self.branches:
-            self.global_spatial = GlobalSpatialAttention(
-                in_channels, hidden, gsa_groups, gsa_mode, gsa_num_samples, gsa_exact_max_positions)
+            self.global_spatial = GlobalSpatialAttention(in_channels, hidden, gsa_groups, gsa_mode,
+                                                         gsa_num_samples, gsa_exact_max_positions)
         self.last_weights = None  # (N,) weights of the last training batch
         self.last_branch_share = None  # (num branches,) share of the max won
         self._warned_batch1 = False
@@ -173,7 +175,8 @@ class BA2M(BaseModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         where = f' ({self.name})' if self.name else ''
         if x.dim() != 4:
-            raise ValueError(f'BA2M{where} expects a 4-D (N, C, H, W) input, got shape {tuple(x.shape)}')
+            raise ValueError(
+                f'BA2M{where} expects a 4-D (N, C, H, W) input, got shape {tuple(x.shape)}')
         if x.size(1) != self.in_channels:
             raise ValueError(f'BA2M{where}: input has {x.size(1)} channels but in_channels='
                              f'{self.in_channels}')
@@ -191,10 +194,11 @@ class BA2M(BaseModule):
         with torch.autocast(x.device.type, enabled=False):
             weights = batch_weights(sar, self.normalize, self.sync)  # Eq. 11, (N,)
         if not torch.isfinite(weights).all() or not torch.isfinite(sar).all():
-            raise ValueError(f'BA2M{where}: non-finite sample attention (SAR) values in training '
-                             f'(SAR={sar.detach().cpu().tolist()}); the input feature map or the BA2M '
-                             'weights contain NaN/Inf. Lower the learning rate or enable gradient '
-                             'clipping.')
+            raise ValueError(
+                f'BA2M{where}: non-finite sample attention (SAR) values in training '
+                f'(SAR={sar.detach().cpu().tolist()}); the input feature map or the BA2M '
+                'weights contain NaN/Inf. Lower the learning rate or enable gradient '
+                'clipping.')
         self.last_weights = weights.detach()
         return x * weights.to(x.dtype).view(-1, 1, 1, 1)  # Eq. 13
 
