@@ -13,4 +13,5 @@ if importlib.util.find_spec('mmdet') is not None:
 
 if importlib.util.find_spec('mmpretrain') is not None:
     from .mmpretrain_ba2m_resnet import BA2MResNet as MMPretrainBA2MResNet  # noqa: F401
-    __all__.append('MMPretrainBA2MResNet')
+    from .mmpretrain_ba2m_resnet import BA2MResNet_CIFAR  # noqa: F401
+    __all__ += ['MMPretrainBA2MResNet', 'BA2MResNet_CIFAR']
