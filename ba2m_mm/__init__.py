@@ -2,8 +2,11 @@
 
 ``import ba2m_mm`` registers everything: ``BA2M`` in mmengine's root ``MODELS`` (found
 from every scope), ``BA2MResNet`` in ``mmdet.registry.MODELS`` and
-``mmpretrain.registry.MODELS`` (whichever are installed), and ``BA2MWeightHook`` in
-mmengine's ``HOOKS``.
+``mmpretrain.registry.MODELS`` (whichever are installed), ``BA2MWeightHook`` and
+``AtomicCheckpointHook`` in mmengine's ``HOOKS``, and the CPU launch helpers
+``CPUDistributedDataParallel`` (``MODEL_WRAPPERS``) and ``CPUAmpOptimWrapper``
+(``OPTIM_WRAPPERS``).
 """
 from .version import __version__  # noqa: F401
-from . import engine, models  # noqa: F401,E402  isort:skip
+
+from . import engine, models, utils  # noqa: F401,E402  isort:skip

@@ -1,0 +1,18 @@
+"""Launch-path utilities: CPU distributed training, CPU AMP, config checks.
+
+Importing this package registers ``CPUDistributedDataParallel`` in mmengine's
+``MODEL_WRAPPERS`` and ``CPUAmpOptimWrapper`` in mmengine's ``OPTIM_WRAPPERS``.
+"""
+from .cpu_amp import CPUAmpOptimWrapper
+from .cpu_ddp import CPUDistributedDataParallel
+from .launch import (LAUNCHERS, allow_mmengine_checkpoint_loading, auto_scale_lr,
+                     check_pretrained_paths, cpu_model_wrapper_cfg, enable_amp,
+                     local_pretrained_paths, register_scope_modules, setup_cpu_distributed,
+                     use_atomic_checkpoints)
+
+__all__ = [
+    'allow_mmengine_checkpoint_loading', 'CPUAmpOptimWrapper', 'CPUDistributedDataParallel',
+    'LAUNCHERS', 'auto_scale_lr', 'check_pretrained_paths', 'cpu_model_wrapper_cfg', 'enable_amp',
+    'local_pretrained_paths', 'register_scope_modules', 'setup_cpu_distributed',
+    'use_atomic_checkpoints'
+]

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Distributed training with torchrun, as mmdet's tools/dist_train.sh.
+#   bash tools/dist_train.sh CONFIG GPUS [train.py args...]
+# GPUS is the number of processes on this node; on a machine without CUDA they are CPU
+# processes (gloo backend). Environment: NNODES (1), NODE_RANK (0), PORT (29500),
+# MASTER_ADDR (127.0.0.1), PYTHON (python: activate the environment that has ba2m_mm first).
+
+CONFIG=$1
+GPUS=$2
+NNODES=${NNODES:-1}
+NODE_RANK=${NODE_RANK:-0}
+PORT=${PORT:-29500}
+MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
+PYTHON=${PYTHON:-python}
+
+if [ -z "$CONFIG" ] || [ -z "$GPUS" ]; then
+    echo "usage: $0 CONFIG GPUS [train.py args...]" >&2
+    exit 2
+fi
+
+PYTHONPATH="$(dirname $0)/..":$PYTHONPATH \
+$PYTHON -m torch.distributed.run \
+    --nnodes=$NNODES \
+    --node_rank=$NODE_RANK \
+    --master_addr=$MASTER_ADDR \
+    --nproc_per_node=$GPUS \
+    --master_port=$PORT \
+    $(dirname "$0")/train.py \
+    $CONFIG \
+    --launcher pytorch ${@:3}

@@ -1,0 +1,125 @@
+"""Train a detector (mmdet) or a classifier (mmpretrain) with BA2M.
+
+Same arguments as mmdet 3.3's ``tools/train.py``. Differences, all in the
+launch path (installed packages are not modified):
+
+- ``ba2m_mm`` is imported here, so configs work without ``custom_imports``;
+  the modules of the config's ``default_scope`` (mmdet or mmpretrain) are
+  registered.
+- ``--launcher pytorch|slurm|mpi`` also works on a machine without CUDA
+  (gloo process group, CPU DDP; see ``ba2m_mm/utils/launch.py``).
+- ``--amp`` without CUDA uses bfloat16 autocast on CPU.
+- Checkpoints are written atomically (``AtomicCheckpointHook``), so a run
+  killed at any instant resumes with ``--resume``.
+- A missing local pretrained file fails at once, naming the option.
+
+Example::
+
+    python tools/train.py configs/mask_rcnn_r50_ba2m_2x_coco.py --work-dir work_dirs/x
+    bash tools/dist_train.sh configs/mask_rcnn_r50_ba2m_2x_coco.py 8 --resume
+"""
+import argparse
+import logging
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+import ba2m_mm  # noqa: F401  registers BA2M, BA2MResNet, hooks
+from ba2m_mm.utils import (LAUNCHERS, allow_mmengine_checkpoint_loading, auto_scale_lr,
+                           check_pretrained_paths, enable_amp, register_scope_modules,
+                           setup_cpu_distributed, use_atomic_checkpoints)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Train a model with BA2M')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        default=False,
+        help='enable automatic-mixed-precision training (bfloat16 autocast on CPU)')
+    parser.add_argument(
+        '--auto-scale-lr', action='store_true', help='enable automatically scaling LR.')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        help='If specify checkpoint path, resume from it, while if not specify, try to auto '
+        'resume from the latest checkpoint in the work directory.')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override some settings in the used config, the key-value pair in xxx=yyy format '
+        'will be merged into config file. If the value to be overwritten is a list, it should '
+        'be like key="[a,b]" or key=a,b It also allows nested list/tuple values, e.g. '
+        'key="[(a,b),(c,d)]" Note that the quotation marks are necessary and that no white '
+        'space is allowed.')
+    parser.add_argument('--launcher', choices=LAUNCHERS, default='none', help='job launcher')
+    # When using PyTorch version >= 2.0.0, the `torch.distributed.launch`
+    # will pass the `--local-rank` parameter to `tools/train.py` instead
+    # of `--local_rank`.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def main():
+    args = parse_args()
+
+    # load config
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+
+    # work_dir is determined in this priority: CLI > segment in file > filename
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+
+    register_scope_modules(cfg)
+    allow_mmengine_checkpoint_loading()
+
+    if args.amp:
+        enable_amp(cfg)
+    if args.auto_scale_lr:
+        auto_scale_lr(cfg)
+
+    # resume is determined in this priority: resume from > auto_resume
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+    check_pretrained_paths(cfg)
+
+    if use_atomic_checkpoints(cfg):
+        print_log(
+            '[ba2m_mm] default_hooks.checkpoint: CheckpointHook -> AtomicCheckpointHook '
+            '(crash-safe writes).',
+            logger='current',
+            level=logging.INFO)
+    setup_cpu_distributed(cfg, args.launcher)
+
+    # build the runner from config
+    if 'runner_type' not in cfg:
+        runner = Runner.from_cfg(cfg)
+    else:
+        runner = RUNNERS.build(cfg)
+
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
