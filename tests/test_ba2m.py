@@ -28,6 +28,14 @@ def freeze_bn_stats(module):
     return module
 
 
+def test_docstring_example():
+    import doctest
+
+    import ba2m_mm.models.layers.ba2m as ba2m_module
+    result = doctest.testmod(ba2m_module)
+    assert result.attempted >= 5 and result.failed == 0
+
+
 def test_shape_and_per_sample_scalar():
     module = make_ba2m()
     x = torch.rand(4, 32, 6, 7) + 0.1
@@ -37,6 +45,7 @@ def test_shape_and_per_sample_scalar():
     per_sample = ratio.flatten(1)
     torch.testing.assert_close(per_sample, per_sample[:, :1].expand_as(per_sample))
     assert (per_sample[:, 0] > 0).all()
+    torch.testing.assert_close(per_sample[:, 0].mean(), torch.tensor(1.0))  # default: scaled
     torch.testing.assert_close(per_sample[:, 0], module.last_weights)
 
 
@@ -51,7 +60,7 @@ def test_normalisation(normalize, expected_sum):
 
 
 def test_weights_are_softmax_of_sar():
-    module = freeze_bn_stats(make_ba2m(gsa_mode='exact'))
+    module = freeze_bn_stats(make_ba2m(gsa_mode='exact', normalize='softmax'))
     x = torch.randn(3, 32, 5, 5)
     sar = module.sample_attention(x)
     module(x)
@@ -223,7 +232,7 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)
 
 
 def test_bf16_autocast_keeps_sar_fp32():
-    module = make_ba2m()
+    module = make_ba2m(normalize='softmax')
     x = torch.randn(4, 32, 6, 6)
     with torch.autocast('cpu', dtype=torch.bfloat16):
         sar = module.sample_attention(x)
