@@ -1,0 +1,379 @@
+"""Analysis tools: complexity (get_flops), benchmark and t-SNE."""
+import json
+import math
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+from mmengine.config import Config
+
+from ba2m_mm.models.layers import BA2M
+
+sys.path.insert(0, osp.join(osp.dirname(__file__), '..', 'tools', 'analysis'))
+import benchmark  # noqa: E402
+import get_flops  # noqa: E402
+import tsne  # noqa: E402
+
+
+def ba2m_params_formula(c, r, branches=('channel', 'local', 'global')):
+    """Parameter count of the BA2M docstring, with d = C // R, G = gcd(R, d, C)."""
+    d = c // r
+    g = math.gcd(math.gcd(r, d), c)
+    formula = dict(
+        channel=2 * c * d + d + 2 * c,
+        local=2 * c * d + 9 * d * d + 2 * d + 2 * c,
+        **{'global': 4 * c * d // g + d + 2 * c})
+    return sum(formula[b] for b in branches)
+
+
+# --------------------------------------------------------------------------- get_flops
+def test_plain_resnet50_params_match_mmpretrain():
+    model = get_flops.build_model(get_flops.classifier_cfg(50, ba2m=False))
+    assert get_flops.count_params(model) == (25_557_032, 0)
+
+
+@pytest.mark.parametrize('c, r, branches', [(64, 4, ('channel', 'local', 'global')),
+                                            (256, 32, ('channel', 'local', 'global')),
+                                            (96, 8, ('local', 'global')), (48, 2, ('channel', ))])
+def test_ba2m_params_match_docstring_formula(c, r, branches):
+    module = nn.Sequential(BA2M(c, reduction=r, branches=branches))
+    total, in_ba2m = get_flops.count_params(module)
+    assert total == in_ba2m == ba2m_params_formula(c, r, branches)
+
+
+def test_ba2m_resnet50_params_are_plain_plus_formula():
+    model = get_flops.build_model(get_flops.classifier_cfg(50, ba2m=True))
+    total, in_ba2m = get_flops.count_params(model)
+    expected = sum(ba2m_params_formula(c, 32) for c in (256, 512, 1024, 2048))
+    assert in_ba2m == expected == 792_352
+    assert total == 25_557_032 + expected
+
+
+class TinyConvNet(nn.Module):
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.fc = nn.Linear(8, 4)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.conv(x)).mean(dim=(2, 3)))
+
+
+def test_tiny_conv_net_flops_exact():
+    result = get_flops.analyze(TinyConvNet(), (16, 16), batch=1)
+    # conv: 16*16 outputs x 8 channels x (3*3*3) MACs; fc: 8*4 MACs.
+    assert result['flops'] == 16 * 16 * 8 * 27 + 8 * 4
+    assert result['ba2m_flops'] == 0 and result['num_ba2m'] == 0
+    # per image: a batch of 2 gives the same per-image count
+    assert get_flops.analyze(TinyConvNet(), (16, 16), batch=2)['flops'] == result['flops']
+
+
+class GlobalBranchNet(nn.Module):
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 16, 1, bias=False)
+        self.ba2m = BA2M(16, reduction=4, branches=('global', ), gsa_mode='exact')
+
+    def forward(self, x):
+        return self.ba2m(self.stem(x))
+
+
+def test_ba2m_flops_zero_deployed_and_exact_in_training():
+    model = GlobalBranchNet()
+    deployed = get_flops.analyze(model, (8, 8), batch=1, training=False)
+    stem = 8 * 8 * 16 * 3
+    assert deployed['flops'] == stem and deployed['ba2m_flops'] == 0
+    train = get_flops.analyze(model, (8, 8), batch=2, training=True)
+    hw, c, d, g = 64, 16, 4, 4
+    expected = (
+        3 * hw * c * d // g  # grouped 1x1 f, g, h
+        + hw * hw * (d + d)  # Q K^T and attn V (scaled_dot_product_attention)
+        + d * c // g  # projection of the pooled vector
+        + 5 * c)  # train-mode BatchNorm1d, mmengine's estimate 5 per element
+    assert train['flops'] - stem == train['ba2m_flops'] == expected
+    assert 'aten::scaled_dot_product_attention' not in train['unsupported']
+    assert model.training is False  # analyze leaves the model in eval mode
+
+
+TINY_CLS = dict(
+    type='ImageClassifier',
+    backbone=dict(type='ResNet', depth=18, base_channels=8, stem_channels=8),
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(
+        type='LinearClsHead', num_classes=3, in_channels=64, loss=dict(type='CrossEntropyLoss')))
+
+
+def tiny_cls_cfg(ba2m: bool, **extra) -> Config:
+    model = json.loads(json.dumps(TINY_CLS))
+    if ba2m:
+        model['backbone'].update(type='BA2MResNet', ba2m_cfg=dict(reduction=4))
+    return Config(dict(model=model, default_scope='mmpretrain', **extra))
+
+
+def test_ba2m_deployed_flops_equal_plain():
+    plain = get_flops.complexity(get_flops.build_model(tiny_cls_cfg(False)), (32, 32))
+    ba2m = get_flops.complexity(get_flops.build_model(tiny_cls_cfg(True)), (32, 32))
+    assert ba2m['eval']['flops'] == plain['eval']['flops'] > 0
+    assert ba2m['eval']['ba2m_flops'] == 0 and ba2m['eval']['num_ba2m'] == 4
+    assert ba2m['train']['flops'] - plain['train']['flops'] == ba2m['train']['ba2m_flops'] > 0
+    assert ba2m['params'] - plain['params'] == ba2m['ba2m_params'] == sum(
+        ba2m_params_formula(c, 4) for c in (8, 16, 32, 64))
+
+
+def test_get_flops_cli(tmp_path, capsys):
+    cfg = tiny_cls_cfg(True, custom_imports=dict(imports=['ba2m_mm'], allow_failed_imports=False))
+    path = str(tmp_path / 'tiny.py')
+    cfg.dump(path)
+    result = get_flops.main(
+        [path, '--shape', '32', '--cfg-options', 'model.backbone.ba2m_cfg.reduction=8'])
+    out = capsys.readouterr().out
+    assert 'Input shape: (3, 32, 32); BA2M modules: 4' in out
+    assert 'FLOPs deployed (eval mode, BA2M = identity)' in out
+    assert result['ba2m_params'] == sum(ba2m_params_formula(c, 8) for c in (8, 16, 32, 64))
+    with pytest.raises(SystemExit):
+        get_flops.main([path, '--train-batch', '1'])
+
+
+# --------------------------------------------------------------------------- benchmark
+def test_benchmark_plugins_as_mmdet_configs():
+    gcnet = benchmark.build('cls', 'gcnet')
+    attn = benchmark.build('cls', 'attn1111')
+    from mmcv.cnn.bricks import ContextBlock, GeneralizedAttention
+    blocks = [m for m in gcnet.modules() if isinstance(m, ContextBlock)]
+    assert len(blocks) == 4 + 6 + 3  # stages c3-c5 of ResNet-50
+    assert blocks[0].ratio == 1. / 16
+    assert sum(isinstance(m, GeneralizedAttention) for m in attn.modules()) == 6 + 3
+    det_cfg = benchmark.det_model_cfg('ba2m-sampled')
+    assert det_cfg['backbone']['type'] == 'BA2MResNet'
+    assert det_cfg['backbone']['ba2m_cfg']['gsa_mode'] == 'sampled'
+
+
+def test_benchmark_small_run(tmp_path, monkeypatch):
+    real_cfg = benchmark.cls_model_cfg
+
+    def tiny_cfg(name):  # the benchmark's ResNet-50 models, narrowed to ResNet-18 width 8
+        model = real_cfg(name)
+        model['backbone'].update(depth=18, base_channels=8, stem_channels=8)
+        model['head']['in_channels'] = 64
+        if 'ba2m_cfg' in model['backbone']:
+            model['backbone']['ba2m_cfg']['reduction'] = 4
+        return model
+
+    monkeypatch.setattr(benchmark, 'cls_model_cfg', tiny_cfg)
+    monkeypatch.setitem(benchmark.SETTINGS, 'cls',
+                        dict(batch=2, shape=(32, 32), rounds=1, steps=1, warmup=0))
+    res = benchmark.run_setting(
+        'cls', ['plain', 'ba2m-auto'], rounds=2, steps=1, warmup=0, device=torch.device('cpu'))
+    plain, ba2m = res['models']['plain'], res['models']['ba2m-auto']
+    assert len(ba2m['train_times']) == 2 and ba2m['train_s'] > 0 and ba2m['infer_s'] > 0
+    assert plain['train_ratio'] == 1.0
+    assert ba2m['train_ratio'] == pytest.approx(ba2m['train_s'] / plain['train_s'])
+    assert ba2m['peak_mem_mib'] >= 0
+    text = benchmark.format_results('cls', res)
+    assert 'goals (ba2m-auto / plain): train <= 1.12' in text
+    out = str(tmp_path / 'b.png')
+    benchmark.plot(dict(cls=res), out)
+    with open(out, 'rb') as f:
+        assert f.read(4) == b'\x89PNG'
+
+
+def test_benchmark_detection_path(monkeypatch):
+    real_cfg = benchmark.det_model_cfg
+
+    def tiny_cfg(name):  # the benchmark's Faster R-CNN, narrowed (R-18 width 8, FPN 16)
+        model = real_cfg(name)
+        model.backbone.update(depth=18, base_channels=8)
+        if 'ba2m_cfg' in model.backbone:
+            model.backbone.ba2m_cfg.reduction = 4
+        model.neck.update(in_channels=[8, 16, 32, 64], out_channels=16)
+        model.rpn_head.update(in_channels=16, feat_channels=16)
+        model.roi_head.bbox_roi_extractor.out_channels = 16
+        model.roi_head.bbox_head.update(in_channels=16, fc_out_channels=32)
+        return model
+
+    monkeypatch.setattr(benchmark, 'det_model_cfg', tiny_cfg)
+    monkeypatch.setitem(benchmark.SETTINGS, 'det',
+                        dict(batch=2, shape=(96, 128), rounds=1, steps=1, warmup=0))
+    res = benchmark.run_setting(
+        'det', ['plain', 'ba2m-sampled'], rounds=1, steps=1, warmup=0, device=torch.device('cpu'))
+    assert set(res['models']) == {'plain', 'ba2m-sampled'}
+    assert res['models']['ba2m-sampled']['train_s'] > 0
+    assert 'goals' not in benchmark.format_results('det', res)  # ba2m-auto not run
+
+
+def test_peak_rss_sees_an_allocation():
+    # A fresh process with the allocator settings benchmark.py runs with.
+    code = ('import time, torch, benchmark\n'
+            'with benchmark.PeakRSS() as rss:\n'
+            '    x = torch.ones(64 * 2**20 // 4)  # 64 MiB, touched\n'
+            '    time.sleep(0.1)\n'
+            '    del x\n'
+            'print(rss.delta)\n')
+    env = dict(os.environ, **benchmark.MALLOC_ENV)
+    out = subprocess.run([sys.executable, '-c', code],
+                         env=env,
+                         check=True,
+                         text=True,
+                         capture_output=True,
+                         cwd=osp.dirname(benchmark.__file__)).stdout
+    assert 60 * 2**20 <= int(out.split()[-1]) < 200 * 2**20
+
+
+# --------------------------------------------------------------------------- t-SNE
+DET_CFG = """
+_base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
+custom_imports = dict(imports=['ba2m_mm'], allow_failed_imports=False)
+model = dict(
+    backbone=dict(type='{backbone}', depth=18, base_channels=8, frozen_stages=-1,
+                  init_cfg=None{extra}),
+    neck=dict(in_channels=[8, 16, 32, 64], out_channels=16),
+    rpn_head=dict(in_channels=16, feat_channels=16),
+    roi_head=dict(bbox_roi_extractor=dict(out_channels=16),
+                  bbox_head=dict(in_channels=16, fc_out_channels=32, num_classes=2)))
+val_dataloader = dict(
+    batch_size=2,
+    dataset=dict(
+        data_root='{root}/',
+        ann_file='ann.json',
+        data_prefix=dict(img='images/'),
+        metainfo=dict(classes=('a', 'b')),
+        pipeline=[
+            dict(type='LoadImageFromFile'),
+            dict(type='Resize', scale=(96, 96), keep_ratio=True),
+            dict(type='LoadAnnotations', with_bbox=True),
+            dict(type='PackDetInputs',
+                 meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
+        ]))
+"""
+
+
+@pytest.fixture
+def tiny_coco(tmp_path):
+    """Five 64x64 images with 2-3 boxes each, classes 'a' and 'b'."""
+    rng = np.random.RandomState(0)
+    (tmp_path / 'images').mkdir()
+    images, anns = [], []
+    for i in range(5):
+        cv2.imwrite(
+            str(tmp_path / 'images' / f'{i}.png'),
+            rng.randint(0, 255, (64, 64, 3)).astype(np.uint8))
+        images.append(dict(id=i, file_name=f'{i}.png', width=64, height=64))
+        for k in range(2 + i % 2):
+            x, y = rng.randint(0, 40, 2)
+            anns.append(
+                dict(
+                    id=len(anns) + 1,
+                    image_id=i,
+                    category_id=1 + (i + k) % 2,
+                    bbox=[int(x), int(y), 20, 16],
+                    area=320,
+                    iscrowd=0))
+    categories = [dict(id=1, name='a'), dict(id=2, name='b')]
+    with open(tmp_path / 'ann.json', 'w') as f:
+        json.dump(dict(images=images, annotations=anns, categories=categories), f)
+    return tmp_path, anns
+
+
+def write_det_model(tmp_path, root, ba2m: bool):
+    from mmengine.registry import MODELS, init_default_scope
+
+    import ba2m_mm  # noqa: F401
+    extra = ', ba2m_cfg=dict(reduction=4)' if ba2m else ''
+    cfg_text = DET_CFG.format(backbone='BA2MResNet' if ba2m else 'ResNet', extra=extra, root=root)
+    name = 'ba2m' if ba2m else 'plain'
+    cfg_path = tmp_path / f'{name}.py'
+    cfg_path.write_text(cfg_text)
+    init_default_scope('mmdet')
+    torch.manual_seed(0)
+    model = MODELS.build(Config.fromfile(str(cfg_path)).model)
+    ckpt = tmp_path / f'{name}.pth'
+    torch.save({'state_dict': model.state_dict()}, str(ckpt))
+    return str(cfg_path), str(ckpt)
+
+
+def test_fix_pipeline_loads_annotations_before_resize():
+    pipeline = [
+        dict(type='LoadImageFromFile'),
+        dict(type='Resize', scale=(8, 8)),
+        dict(type='LoadAnnotations', with_bbox=True),
+        dict(type='PackDetInputs')
+    ]
+    fixed = tsne.fix_pipeline(pipeline)
+    assert [t['type']
+            for t in fixed] == ['LoadImageFromFile', 'LoadAnnotations', 'Resize', 'PackDetInputs']
+    assert tsne.fix_pipeline(fixed) == fixed
+
+
+def test_tsne_detection_one_feature_per_gt_object(tiny_coco, tmp_path):
+    root, anns = tiny_coco
+    cfg, ckpt = write_det_model(tmp_path, root, ba2m=True)
+    model, loader = tsne.build_model_and_loader(cfg, ckpt, 'val', batch_size=2)
+    # boxes follow the 64 -> 96 resize
+    data = next(iter(loader))
+    first = sorted(([a['bbox'] for a in anns if a['image_id'] == 0]))
+    boxes = sorted(tsne.boxes_of(data['data_samples'][0]).tolist())
+    assert boxes[0] == pytest.approx(
+        [v * 1.5 for v in (first[0][0], first[0][1], first[0][0] + 20, first[0][1] + 16)])
+    feats, labels = tsne.extract_features(model, loader)
+    assert feats.shape == (len(anns), 64)  # last stage: 8 * 8 channels
+    assert sorted(labels.tolist()) == sorted(a['category_id'] - 1 for a in anns)
+    assert np.isfinite(feats).all() and feats.std() > 0
+
+
+def test_tsne_cli_side_by_side(tiny_coco, tmp_path):
+    root, _ = tiny_coco
+    ba2m_cfg, ba2m_ckpt = write_det_model(tmp_path, root, ba2m=True)
+    plain_cfg, plain_ckpt = write_det_model(tmp_path, root, ba2m=False)
+    out = str(tmp_path / 'tsne.png')
+    assert tsne.main([ba2m_cfg, ba2m_ckpt, '--compare', plain_cfg, plain_ckpt, '--out', out]) == out
+    with open(out, 'rb') as f:
+        assert f.read(4) == b'\x89PNG'
+
+
+def test_tsne_classification_one_feature_per_image(tmp_path):
+    rng = np.random.RandomState(0)
+    for cls in ('cat', 'dog'):
+        (tmp_path / 'data' / cls).mkdir(parents=True)
+        for i in range(4):
+            cv2.imwrite(
+                str(tmp_path / 'data' / cls / f'{i}.png'),
+                rng.randint(0, 255, (32, 32, 3)).astype(np.uint8))
+    cfg = tiny_cls_cfg(
+        True,
+        custom_imports=dict(imports=['ba2m_mm'], allow_failed_imports=False),
+        val_dataloader=dict(
+            batch_size=3,
+            num_workers=0,
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            dataset=dict(
+                type='CustomDataset',
+                data_root=str(tmp_path / 'data'),
+                pipeline=[dict(type='LoadImageFromFile'),
+                          dict(type='PackInputs')])))
+    cfg_path = str(tmp_path / 'cls.py')
+    cfg.dump(cfg_path)
+    model = get_flops.build_model(cfg)
+    ckpt = str(tmp_path / 'cls.pth')
+    torch.save({'state_dict': model.state_dict()}, ckpt)
+    model, loader = tsne.build_model_and_loader(cfg_path, ckpt, 'val', batch_size=3)
+    feats, labels = tsne.extract_features(model, loader)
+    assert feats.shape == (8, 64)
+    assert sorted(labels.tolist()) == [0] * 4 + [1] * 4
+    out = str(tmp_path / 'cls_tsne.png')
+    tsne.main([cfg_path, ckpt, '--out', out, '--perplexity', '2'])
+    assert osp.getsize(out) > 0
+
+
+def test_tsne_clear_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match='config'):
+        tsne.main([str(tmp_path / 'missing.py'), 'x.pth'])
+    with pytest.raises(ValueError, match='at least 5 items'):
+        tsne.embed(np.zeros((3, 4)))
