@@ -1,0 +1,176 @@
+"""Export a BA2M detector for deployment without ba2m_mm.
+
+BA2M is the identity at inference (paper Section III-D), so a trained
+``BA2MResNet`` detector predicts exactly what the same network with plain
+mmdet ``ResNet`` predicts. This tool writes
+
+- ``OUT``: the checkpoint without BA2M parameters/buffers (keys
+  ``backbone.ba2m{i}.*`` and ``backbone.layer{i}.{j}.ba2m.*``), with only
+  ``meta`` and ``state_dict`` kept (optimizer state refers to BA2M parameters);
+- ``OUT`` with ``.py``: the config with ``type='ResNet'``, the ``ba2m_*``
+  arguments and ``custom_imports`` of ba2m_mm and BA2M hooks removed,
+
+and (unless ``--no-verify``) builds the plain model from the written config and
+loads the stripped checkpoint with ``strict=True``.
+
+Example:
+    python tools/deploy/strip_ba2m.py work_dirs/demo/epoch_8.pth \
+        work_dirs/demo/deploy.pth --config configs/demo_mask_rcnn_r18_ba2m_digits.py
+"""
+import argparse
+import os
+import os.path as osp
+import re
+from collections import OrderedDict
+from typing import Dict, List, Tuple
+
+import torch
+from mmengine.config import Config
+
+# Naming contract of BA2MResNet: 'between' -> backbone.ba2m{i}.*,
+# 'inside' -> backbone.layer{i}.{j}.ba2m.* (optionally behind a wrapper prefix).
+BA2M_KEY = re.compile(r'(^|\.)backbone\.(ba2m\d+|layer\d+\.\d+\.ba2m)\.')
+BA2M_BACKBONES = ('BA2MResNet', )
+BA2M_ARGS = ('ba2m_stages', 'ba2m_cfg', 'ba2m_position')
+PACKAGE = 'ba2m_mm'
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(
+        description='Strip BA2M from a checkpoint and config (zero-cost deployment with '
+        'plain mmdet ResNet).')
+    parser.add_argument('checkpoint', help='trained BA2M checkpoint (.pth)')
+    parser.add_argument('out', help='output checkpoint; the config goes next to it as .py')
+    parser.add_argument(
+        '--config',
+        help='training config; defaults to the config stored in '
+        "the checkpoint's meta (mmengine Runner checkpoints)")
+    parser.add_argument(
+        '--no-verify',
+        action='store_true',
+        help='skip building the plain model and the strict load check')
+    return parser.parse_args()
+
+
+def strip_state_dict(state_dict: Dict[str, torch.Tensor]) -> Tuple[OrderedDict, List[str]]:
+    """Drop the BA2M entries of a detector state dict.
+
+    Args:
+        state_dict (dict): Detector state dict (``backbone.*``, ``neck.*`` ...).
+
+    Returns:
+        tuple[OrderedDict, list[str]]: The state dict without BA2M entries,
+        and the removed keys.
+    """
+    kept, removed = OrderedDict(), []
+    for key, value in state_dict.items():
+        if BA2M_KEY.search(key):
+            removed.append(key)
+        else:
+            kept[key] = value
+    return kept, removed
+
+
+def _without_package(imports):
+    imports = [imports] if isinstance(imports, str) else list(imports)
+    return [m for m in imports if m != PACKAGE and not m.startswith(PACKAGE + '.')]
+
+
+def strip_config(cfg: Config) -> Config:
+    """Config of the same detector with plain mmdet ResNet and no ba2m_mm.
+
+    Args:
+        cfg (Config): Config whose ``model.backbone`` is a ``BA2MResNet``.
+
+    Returns:
+        Config: A new, fully merged config (no ``_base_``).
+
+    Raises:
+        ValueError: If ``model.backbone.type`` is not a BA2M backbone.
+    """
+    cfg = Config(cfg.to_dict())  # deep copy, inheritance already merged
+    backbone = cfg.model.backbone
+    if backbone.get('type') not in BA2M_BACKBONES:
+        raise ValueError(f'strip_ba2m: model.backbone.type must be one of {BA2M_BACKBONES}, '
+                         f'got {backbone.get("type")!r}; nothing to strip')
+    backbone.type = 'ResNet'
+    for arg in BA2M_ARGS:
+        backbone.pop(arg, None)
+    if 'custom_imports' in cfg:
+        imports = _without_package(cfg.custom_imports.get('imports', []))
+        if imports:
+            cfg.custom_imports.imports = imports
+        else:
+            cfg.pop('custom_imports')
+    if cfg.get('custom_hooks'):
+        cfg.custom_hooks = [
+            h for h in cfg.custom_hooks if not str(h.get('type')).startswith('BA2M')
+        ]
+    return cfg
+
+
+def strip_ba2m(checkpoint: str, out: str, config: str = None, verify: bool = True) -> Dict:
+    """Write the stripped checkpoint ``out`` and config ``out`` with ``.py``.
+
+    Args:
+        checkpoint (str): Trained BA2M checkpoint.
+        out (str): Output checkpoint path (``.pth``).
+        config (str, optional): Training config. Defaults to None (the
+            config stored in ``checkpoint['meta']['cfg']``).
+        verify (bool): Build the plain model from the written config and load
+            the stripped weights with ``strict=True``. Defaults to True.
+
+    Returns:
+        dict: ``checkpoint``, ``config`` (written paths), ``removed_keys``
+        and ``removed_params`` (number of values removed).
+    """
+    ckpt = torch.load(checkpoint, map_location='cpu', weights_only=False)
+    state_dict = ckpt.get('state_dict', ckpt)
+    meta = dict(ckpt.get('meta', {})) if 'state_dict' in ckpt else {}
+    if config is not None:
+        cfg = Config.fromfile(config)
+    elif 'cfg' in meta:
+        cfg = Config.fromstring(meta['cfg'], file_format='.py')
+    else:
+        raise ValueError(f'strip_ba2m: {checkpoint} stores no config (meta.cfg); pass --config')
+    plain_cfg = strip_config(cfg)
+    kept, removed = strip_state_dict(state_dict)
+    base = out[:-4] if out.endswith('.pth') else out
+    cfg_path = base + '.py'
+    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
+    plain_cfg.dump(cfg_path)
+    meta['cfg'] = plain_cfg.pretty_text
+    torch.save(dict(meta=meta, state_dict=kept), out)
+    if verify:
+        load_plain_detector(cfg_path, out)
+    return dict(
+        checkpoint=out,
+        config=cfg_path,
+        removed_keys=removed,
+        removed_params=sum(state_dict[k].numel() for k in removed))
+
+
+def load_plain_detector(config: str, checkpoint: str) -> torch.nn.Module:
+    """Build the detector of ``config`` with mmdet alone and load ``checkpoint``
+    with ``strict=True`` (raises on any missing or unexpected key)."""
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    register_all_modules()
+    model = MODELS.build(Config.fromfile(config).model)
+    state_dict = torch.load(checkpoint, map_location='cpu', weights_only=False)['state_dict']
+    model.load_state_dict(state_dict, strict=True)
+    return model.eval()
+
+
+def main():
+    args = parse_args()
+    result = strip_ba2m(args.checkpoint, args.out, args.config, verify=not args.no_verify)
+    print(f'removed {len(result["removed_keys"])} BA2M entries '
+          f'({result["removed_params"]:,} values)')
+    print(f'checkpoint: {result["checkpoint"]}\nconfig:     {result["config"]}')
+    if not args.no_verify:
+        print('verified: plain mmdet model built from the config loads it with strict=True')
+
+
+if __name__ == '__main__':
+    main()

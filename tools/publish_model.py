@@ -1,0 +1,69 @@
+"""Prepare a checkpoint for release, as mmdet's tools/model_converters/publish_model.py.
+
+Keeps only ``meta`` and ``state_dict`` (drops optimizer, param scheduler and
+message hub state) and names the file after the first 8 hex digits of its
+sha256: ``OUT-<hash>.pth``.
+
+Example:
+    python tools/publish_model.py work_dirs/demo/deploy.pth work_dirs/demo/ba2m_r18_digits
+    # -> work_dirs/demo/ba2m_r18_digits-1a2b3c4d.pth
+"""
+import argparse
+import hashlib
+import os
+from typing import Sequence
+
+import torch
+
+SAVE_KEYS = ('meta', 'state_dict')
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Strip training state from a checkpoint and '
+                                     'add its sha256 prefix to the file name.')
+    parser.add_argument('in_file', help='input checkpoint')
+    parser.add_argument('out_file', help='output name; written as OUT-<sha256[:8]>.pth')
+    parser.add_argument(
+        '--save-keys', nargs='+', default=list(SAVE_KEYS), help='top-level checkpoint keys to keep')
+    return parser.parse_args()
+
+
+def publish_model(in_file: str, out_file: str, save_keys: Sequence[str] = SAVE_KEYS) -> str:
+    """Write the published checkpoint.
+
+    Args:
+        in_file (str): Input checkpoint.
+        out_file (str): Output name, with or without ``.pth``.
+        save_keys (Sequence[str]): Top-level keys to keep.
+            Defaults to ``('meta', 'state_dict')``.
+
+    Returns:
+        str: The final path ``<out_file without .pth>-<sha256[:8]>.pth``.
+    """
+    checkpoint = torch.load(in_file, map_location='cpu', weights_only=False)
+    if 'state_dict' not in checkpoint:
+        checkpoint = dict(state_dict=checkpoint)  # a bare state dict
+    for key in list(checkpoint):
+        if key not in save_keys:
+            print(f'Key `{key}` is removed because it is not in save_keys {list(save_keys)}.')
+            checkpoint.pop(key)
+    base = out_file[:-4] if out_file.endswith('.pth') else out_file
+    tmp_file = base + '.tmp.pth'
+    os.makedirs(os.path.dirname(os.path.abspath(tmp_file)), exist_ok=True)
+    torch.save(checkpoint, tmp_file)
+    sha = hashlib.sha256()
+    with open(tmp_file, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            sha.update(chunk)
+    final_file = f'{base}-{sha.hexdigest()[:8]}.pth'
+    os.replace(tmp_file, final_file)
+    return final_file
+
+
+def main():
+    args = parse_args()
+    print(publish_model(args.in_file, args.out_file, args.save_keys))
+
+
+if __name__ == '__main__':
+    main()
