@@ -80,7 +80,7 @@ class BA2M(BaseModule):
         gsa_num_samples (int): Query positions sampled by the global branch.
             Defaults to 256.
         gsa_exact_max_positions (int): Largest H*W computed exactly in
-            ``'auto'`` mode. Defaults to 4096.
+            ``'auto'`` mode. Defaults to 1024.
         gsa_groups (int, optional): Groups of the global branch's 1x1 convs.
             Defaults to None (``gcd(R, d, C)``).
         name (str, optional): Name used in messages, e.g. ``'layer2'``.
@@ -107,7 +107,7 @@ class BA2M(BaseModule):
                  sync: bool = False,
                  gsa_mode: str = 'auto',
                  gsa_num_samples: int = 256,
-                 gsa_exact_max_positions: int = 4096,
+                 gsa_exact_max_positions: int = 1024,
                  gsa_groups: Optional[int] = None,
                  name: Optional[str] = None,
                  init_cfg=None):
