@@ -16,10 +16,12 @@ model = dict(
         ba2m_cfg=dict(
             # Paper Table VIII: R = 32.
             reduction=32,
-            # Provisional: mean weight 1 keeps the BN running statistics consistent with
-            # inference, where BA2M is the identity. 'softmax' is the paper's Eq. 11.
+            # Mean weight 1 keeps the BN running statistics consistent with inference, where
+            # BA2M is the identity; the paper's softmax (Eq. 11) scored 0.000 mAP on the demo
+            # against 0.529 (README "Which normalisation").
             normalize='scaled_softmax',
             # Softmax over the global batch of 8 x 32 = 256 images (the paper's N = 256).
             sync=True,
-            # Exact global spatial attention at 224x224 (stage 1: 56 x 56 = 3136 positions).
+            # Global attention exact at stages 2-4 (<= 1024 positions), sampled at stage 1
+            # (3136): +11% train step instead of +14% (README "Benchmarks").
             gsa_mode='auto')))

@@ -94,7 +94,7 @@ def test_ba2m_flops_zero_deployed_and_exact_in_training():
     train = get_flops.analyze(model, (8, 8), batch=2, training=True)
     hw, c, d, g = 64, 16, 4, 4
     expected = (
-        3 * hw * c * d // g  # grouped 1x1 f, g, h
+        3 * hw * c * d  # f, g, h: one block-diagonal (3d, C) matmul, zeros included
         + hw * hw * (d + d)  # Q K^T and attn V (scaled_dot_product_attention)
         + d * c // g  # projection of the pooled vector
         + 5 * c)  # train-mode BatchNorm1d, mmengine's estimate 5 per element

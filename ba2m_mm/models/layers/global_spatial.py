@@ -85,7 +85,7 @@ class GlobalSpatialAttention(BaseModule):
             x (Tensor): Input, shape (N, C, L).
 
         Returns:
-            tuple[Tensor]: q, k, v, each of shape (N, d, L).
+            tuple[Tensor]: q, k, v, each of shape (N, L, d).
         """
         weights, biases = [], []
         for conv in (self.f, self.g, self.h):
@@ -94,18 +94,18 @@ class GlobalSpatialAttention(BaseModule):
             weights.append(torch.block_diag(*blocks))  # (d, C)
             biases.append(conv.bias if conv.bias is not None else blocks.new_zeros(d))
         weight, bias = torch.cat(weights), torch.cat(biases)  # (3d, C), (3d,)
-        qkv = torch.matmul(weight, x) + bias.view(-1, 1)  # (N, 3d, L)
-        return qkv.chunk(3, dim=1)
+        qkv = torch.matmul(x.transpose(1, 2), weight.t()) + bias  # (N, L, 3d)
+        return qkv.chunk(3, dim=2)
 
     def pooled_attention(self, x: torch.Tensor) -> torch.Tensor:
         """Spatial mean of softmax(f g^T / sqrt(d)) h, shape (N, d)."""
-        q, k, v = self.project(x.flatten(2))  # (N, d, HW) each
-        if not self.use_exact(q.size(2)):
-            index = torch.randperm(q.size(2), device=q.device)[:self.num_samples]
-            q = q[:, :, index]  # (N, d, M)
+        q, k, v = self.project(x.flatten(2))  # (N, HW, d) each
+        if not self.use_exact(q.size(1)):
+            index = torch.randperm(q.size(1), device=q.device)[:self.num_samples]
+            q = q[:, index]  # (N, M, d)
         # contiguous (N, 1, L, d) tensors select the fused CPU/GPU kernels; a
-        # transposed view falls back to the math path that stores L x L.
-        q, k, v = (t.transpose(1, 2).unsqueeze(1).contiguous() for t in (q, k, v))
+        # strided view falls back to the math path that stores L x L.
+        q, k, v = (t.unsqueeze(1).contiguous() for t in (q, k, v))
         out = F.scaled_dot_product_attention(q, k, v)  # (N, 1, M, d)
         return out.mean(dim=(1, 2))  # (N, d)
 
