@@ -10,16 +10,15 @@ Example::
     bash tools/dist_test.sh configs/mask_rcnn_r50_ba2m_2x_coco.py epoch_24.pth 8 --out r.pkl
 """
 import argparse
-import os
 import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import ba2m_mm  # noqa: F401  registers BA2M, BA2MResNet, hooks
-from ba2m_mm.utils import (LAUNCHERS, allow_mmengine_checkpoint_loading, register_scope_modules,
-                           setup_cpu_distributed)
+from ba2m_mm.utils import (add_runner_args, allow_mmengine_checkpoint_loading, parse_runner_args,
+                           register_scope_modules, setup_cpu_distributed)
 
 
 def parse_args():
@@ -36,21 +35,7 @@ def parse_args():
         help='directory where painted images will be saved. If specified, it will be '
         'automatically saved to the work_dir/timestamp/show_dir')
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override some settings in the used config, the key-value pair in xxx=yyy format '
-        'will be merged into config file. If the value to be overwritten is a list, it should '
-        'be like key="[a,b]" or key=a,b It also allows nested list/tuple values, e.g. '
-        'key="[(a,b),(c,d)]" Note that the quotation marks are necessary and that no white '
-        'space is allowed.')
-    parser.add_argument('--launcher', choices=LAUNCHERS, default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    return parse_runner_args(add_runner_args(parser))
 
 
 def trigger_visualization(cfg: Config, scope: str, args) -> None:

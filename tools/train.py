@@ -20,18 +20,17 @@ Example::
 """
 import argparse
 import logging
-import os
 import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import ba2m_mm  # noqa: F401  registers BA2M, BA2MResNet, hooks
-from ba2m_mm.utils import (LAUNCHERS, allow_mmengine_checkpoint_loading, auto_scale_lr,
-                           check_pretrained_paths, enable_amp, register_scope_modules,
-                           setup_cpu_distributed, use_atomic_checkpoints)
+from ba2m_mm.utils import (add_runner_args, allow_mmengine_checkpoint_loading, auto_scale_lr,
+                           check_pretrained_paths, enable_amp, parse_runner_args,
+                           register_scope_modules, setup_cpu_distributed, use_atomic_checkpoints)
 
 
 def parse_args():
@@ -52,24 +51,7 @@ def parse_args():
         const='auto',
         help='If specify checkpoint path, resume from it, while if not specify, try to auto '
         'resume from the latest checkpoint in the work directory.')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override some settings in the used config, the key-value pair in xxx=yyy format '
-        'will be merged into config file. If the value to be overwritten is a list, it should '
-        'be like key="[a,b]" or key=a,b It also allows nested list/tuple values, e.g. '
-        'key="[(a,b),(c,d)]" Note that the quotation marks are necessary and that no white '
-        'space is allowed.')
-    parser.add_argument('--launcher', choices=LAUNCHERS, default='none', help='job launcher')
-    # When using PyTorch version >= 2.0.0, the `torch.distributed.launch`
-    # will pass the `--local-rank` parameter to `tools/train.py` instead
-    # of `--local_rank`.
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    return parse_runner_args(add_runner_args(parser))
 
 
 def main():

@@ -13,6 +13,7 @@ before the Runner is built (``Runner.setup_env`` then skips ``init_dist``,
 because the default group exists) and selects
 :class:`~ba2m_mm.utils.cpu_ddp.CPUDistributedDataParallel`.
 """
+import argparse
 import datetime
 import importlib
 import logging
@@ -22,7 +23,7 @@ from typing import List, Optional
 
 import torch
 import torch.distributed as dist
-from mmengine.config import Config, ConfigDict
+from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.device import get_device
 from mmengine.logging import print_log
 from mmengine.registry import MODEL_WRAPPERS
@@ -31,6 +32,34 @@ from torch.nn.parallel import DistributedDataParallel
 from .cpu_ddp import CPUDistributedDataParallel
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
+
+
+def add_runner_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Arguments that tools/train.py and tools/test.py share, as mmdet's tools have them:
+    ``--cfg-options``, ``--launcher`` and ``--local-rank``."""
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override some settings in the used config, the key-value pair in xxx=yyy format '
+        'will be merged into config file. If the value to be overwritten is a list, it should '
+        'be like key="[a,b]" or key=a,b It also allows nested list/tuple values, e.g. '
+        'key="[(a,b),(c,d)]" Note that the quotation marks are necessary and that no white '
+        'space is allowed.')
+    parser.add_argument('--launcher', choices=LAUNCHERS, default='none', help='job launcher')
+    # torch.distributed.launch with torch >= 2.0 passes --local-rank, older --local_rank.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    return parser
+
+
+def parse_runner_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """Parse, and export ``LOCAL_RANK`` for launchers that only pass ``--local-rank``."""
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
 CPU_BACKENDS = ('gloo', 'mpi')
 
 
@@ -352,7 +381,7 @@ def check_pretrained_paths(cfg: Config) -> None:
 
 
 __all__ = [
-    'allow_mmengine_checkpoint_loading', 'LAUNCHERS', 'register_scope_modules',
-    'setup_cpu_distributed', 'cpu_model_wrapper_cfg', 'enable_amp', 'use_atomic_checkpoints',
-    'auto_scale_lr', 'local_pretrained_paths', 'check_pretrained_paths'
+    'add_runner_args', 'parse_runner_args', 'allow_mmengine_checkpoint_loading', 'LAUNCHERS',
+    'register_scope_modules', 'setup_cpu_distributed', 'cpu_model_wrapper_cfg', 'enable_amp',
+    'use_atomic_checkpoints', 'auto_scale_lr', 'local_pretrained_paths', 'check_pretrained_paths'
 ]
