@@ -17,8 +17,8 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import ba2m_mm  # noqa: F401  registers BA2M, BA2MResNet, hooks
-from ba2m_mm.utils import (add_runner_args, allow_mmengine_checkpoint_loading, parse_runner_args,
-                           register_scope_modules, setup_cpu_distributed)
+from ba2m_mm.utils import (add_runner_args, allow_mmengine_checkpoint_loading, load_config,
+                           parse_runner_args, register_scope_modules, setup_cpu_distributed)
 
 
 def parse_args():
@@ -76,17 +76,7 @@ def add_dump_metric(cfg: Config, scope: str, out: str) -> None:
 def main():
     args = parse_args()
 
-    # load config
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-
-    # work_dir is determined in this priority: CLI > segment in file > filename
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_config(args)
 
     if not osp.isfile(args.checkpoint) and '://' not in args.checkpoint:
         raise FileNotFoundError(f'checkpoint {args.checkpoint!r}: no such file.')

@@ -20,16 +20,14 @@ Example::
 """
 import argparse
 import logging
-import os.path as osp
 
-from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import ba2m_mm  # noqa: F401  registers BA2M, BA2MResNet, hooks
 from ba2m_mm.utils import (add_runner_args, allow_mmengine_checkpoint_loading, auto_scale_lr,
-                           check_pretrained_paths, enable_amp, parse_runner_args,
+                           check_pretrained_paths, enable_amp, load_config, parse_runner_args,
                            register_scope_modules, setup_cpu_distributed, use_atomic_checkpoints)
 
 
@@ -57,17 +55,7 @@ def parse_args():
 def main():
     args = parse_args()
 
-    # load config
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-
-    # work_dir is determined in this priority: CLI > segment in file > filename
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_config(args)
 
     register_scope_modules(cfg)
     allow_mmengine_checkpoint_loading()

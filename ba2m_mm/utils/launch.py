@@ -60,6 +60,21 @@ def parse_runner_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
     return args
 
 
+def load_config(args: argparse.Namespace) -> Config:
+    """The config of ``args.config`` with ``--cfg-options``, ``--launcher`` and
+    ``--work-dir`` applied; work_dir priority: CLI > config > config file name."""
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = os.path.join('./work_dirs',
+                                    os.path.splitext(os.path.basename(args.config))[0])
+    return cfg
+
+
 CPU_BACKENDS = ('gloo', 'mpi')
 
 
@@ -381,7 +396,8 @@ def check_pretrained_paths(cfg: Config) -> None:
 
 
 __all__ = [
-    'add_runner_args', 'parse_runner_args', 'allow_mmengine_checkpoint_loading', 'LAUNCHERS',
-    'register_scope_modules', 'setup_cpu_distributed', 'cpu_model_wrapper_cfg', 'enable_amp',
-    'use_atomic_checkpoints', 'auto_scale_lr', 'local_pretrained_paths', 'check_pretrained_paths'
+    'add_runner_args', 'load_config', 'parse_runner_args', 'allow_mmengine_checkpoint_loading',
+    'LAUNCHERS', 'register_scope_modules', 'setup_cpu_distributed', 'cpu_model_wrapper_cfg',
+    'enable_amp', 'use_atomic_checkpoints', 'auto_scale_lr', 'local_pretrained_paths',
+    'check_pretrained_paths'
 ]
