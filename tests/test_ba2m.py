@@ -1,16 +1,18 @@
-"""Tests of the BA2M module (paper Eq. 5-13)."""
+"""Tests of the BA2M module (paper Eq. 5-13): what it computes."""
+import copy
 import itertools
 import math
-import os
 import subprocess
 import sys
+import warnings
 
 import pytest
 import torch
 import torch.nn.functional as F
-from torch.nn.modules.batchnorm import _BatchNorm
 
-from ba2m_mm.models.layers import BA2M, GlobalSpatialAttention, batch_weights
+from ba2m_mm.models.layers import (BA2M, GlobalSpatialAttention, SampleAttention, batch_weights,
+                                   normalised_responses)
+from ba2m_mm.models.layers import global_spatial as global_spatial_module
 
 
 def make_ba2m(channels=32, reduction=4, **kwargs):
@@ -20,12 +22,11 @@ def make_ba2m(channels=32, reduction=4, **kwargs):
     return module.train()
 
 
-def freeze_bn_stats(module):
-    """Use running statistics in the branches while BA2M itself stays in training mode."""
-    for m in module.modules():
-        if isinstance(m, _BatchNorm):
-            m.eval()
-    return module
+def reference_sar(module, x):
+    """Eq. 9 by hand from the branch responses, with the statistics the next
+    forward of ``module`` uses (computed on a copy: branch_responses updates them)."""
+    responses = copy.deepcopy(module).branch_responses(x)  # (B, N, C)
+    return responses.max(dim=0).values.mean(dim=1)  # (N,)
 
 
 def test_docstring_example():
@@ -59,18 +60,43 @@ def test_normalisation(normalize, expected_sum):
     torch.testing.assert_close(weights.sum(), torch.tensor(expected_sum))
 
 
-def test_weights_are_softmax_of_sar():
-    module = freeze_bn_stats(make_ba2m(gsa_mode='exact', normalize='softmax'))
+def test_weights_are_softmax_of_eq9_sar():
+    module = make_ba2m(gsa_mode='exact', normalize='softmax')
+    for _ in range(3):  # statistics away from the prior
+        module(torch.randn(3, 32, 5, 5))
     x = torch.randn(3, 32, 5, 5)
-    sar = module.sample_attention(x)
+    sar = reference_sar(module, x)
     module(x)
     torch.testing.assert_close(module.last_weights, torch.softmax(sar, 0))
-    # Eq. 9 by hand: mean over channels of the branch-wise max.
-    responses = torch.stack(
-        [module.channel_attention(x),
-         module.local_spatial(x),
-         module.global_spatial(x)])
-    torch.testing.assert_close(sar, responses.max(0).values.mean(1))
+
+
+def test_fused_sample_attention_equals_autograd_reference():
+    """SampleAttention (BN with given statistics + Eq. 9 as one node) against
+    the same computation by autograd: value and gradient of every input."""
+    torch.manual_seed(0)
+    num_branches, n, channels, hidden = 3, 4, 16, 4
+    kw = dict(dtype=torch.float64)
+    gamma, beta = torch.randn(num_branches, channels, **kw), torch.randn(num_branches, channels, **kw)
+    pooled = torch.randn(num_branches, n, hidden, **kw)
+    weight = torch.randn(num_branches, channels, hidden, **kw)
+    inputs = [t.requires_grad_() for t in (gamma, beta, pooled, weight)]
+    mean, rstd = torch.randn(num_branches, channels, **kw), torch.rand(num_branches, channels, **kw)
+    channel_mean = torch.full((channels, ), 1 / channels, **kw)
+
+    def fused(gamma, beta, pooled, weight):
+        return SampleAttention.apply(gamma, beta, mean, rstd + 0.5, pooled, weight,
+                                     channel_mean)[0]
+
+    def reference(gamma, beta, pooled, weight):
+        responses = normalised_responses(pooled, weight, gamma, beta, mean, rstd + 0.5)[0]
+        return responses.max(dim=0).values.mean(dim=1)
+
+    torch.testing.assert_close(fused(*inputs), reference(*inputs))
+    assert torch.autograd.gradcheck(fused, inputs)
+    grad = torch.randn(n, **kw)
+    torch.testing.assert_close(
+        torch.autograd.grad(fused(*inputs), inputs, grad),
+        torch.autograd.grad(reference(*inputs), inputs, grad))
 
 
 def test_registry_build_from_every_scope():
@@ -89,7 +115,7 @@ def test_batch_coupling_in_training_only():
     x = torch.randn(4, 32, 5, 5)
     x2 = x.clone()
     x2[3] = torch.randn(32, 5, 5)  # change sample j = 3
-    y, y2 = module(x), module(x2)
+    y, y2 = copy.deepcopy(module)(x), module(x2)  # same statistics for both
     assert not torch.allclose(y[0], y2[0])  # sample i = 0 sees it in training
     module.eval()
     assert torch.equal(module(x)[0], module(x2)[0])
@@ -99,18 +125,22 @@ def test_permutation_equivariance():
     module = make_ba2m(gsa_mode='exact')
     x = torch.randn(5, 32, 4, 4)
     perm = torch.tensor([3, 0, 4, 1, 2])
-    torch.testing.assert_close(module(x)[perm], module(x[perm]))
+    torch.testing.assert_close(copy.deepcopy(module)(x)[perm], module(x[perm]))
 
 
 def test_eval_is_identity_at_zero_cost():
     module = make_ba2m().eval()
     x = torch.randn(2, 32, 4, 4)
     assert module(x) is x
-    assert module(x[:1]) is x[:1] or torch.equal(module(x[:1]), x[:1])
+    running_var = module.bn.running_var.clone()
+    module(x)
+    assert torch.equal(module.bn.running_var, running_var)  # no statistics in eval
 
 
 def test_every_parameter_gets_gradient():
     module = make_ba2m(channels=64, reduction=8, gsa_mode='exact')
+    for _ in range(3):
+        module(torch.randn(6, 64, 6, 6))
     x = torch.randn(6, 64, 6, 6, requires_grad=True)
     target = torch.randn(6, 64, 6, 6)
     (module(x) * target).sum().backward()
@@ -129,62 +159,92 @@ def test_branch_subsets(branches):
     assert module.branches == branches
     y = module(torch.randn(3, 32, 4, 4))
     assert y.shape == (3, 32, 4, 4)
+    assert module.bn.running_var.shape == (len(branches), 32)
     assert module.last_branch_share.shape == (len(branches), )
     torch.testing.assert_close(module.last_branch_share.sum(), torch.tensor(1.0))
 
 
 def expected_params(C, R, groups=None):
-    """The formula documented in BA2M's docstring."""
+    """The formula documented in BA2M's docstring (BN: 2C per branch)."""
     d = C // R
     G = groups or math.gcd(math.gcd(R, d), C)
-    channel = 2 * C * d + d + 2 * C
-    local = 2 * C * d + 9 * d * d + 2 * d + 2 * C
-    global_ = 4 * C * d // G + d + 2 * C
-    return channel, local, global_
+    return dict(channel=2 * C * d + d, local=2 * C * d + 9 * d * d + 2 * d,
+                global_=4 * C * d // G + d, bn=2 * C * 3)
 
 
 @pytest.mark.parametrize('C', [256, 512, 1024, 2048])
 def test_parameter_count_formula(C):
     module = BA2M(C)
-    channel, local, global_ = expected_params(C, 32)
+    expected = expected_params(C, 32)
 
     def count(m):
         return sum(p.numel() for p in m.parameters())
 
-    assert count(module.channel_attention) == channel
-    assert count(module.local_spatial) == local
-    assert count(module.global_spatial) == global_
-    assert count(module) == channel + local + global_
+    assert count(module.channel_attention) == expected['channel']
+    assert count(module.local_spatial) == expected['local']
+    assert count(module.global_spatial) == expected['global_']
+    assert count(module.bn) == expected['bn']
+    assert count(module) == sum(expected.values())
 
 
 def test_resnet50_stage_parameter_total():
     """+0.79 M for ResNet-50's four stage widths (paper Table V: +0.65 M)."""
     total = sum(sum(p.numel() for p in BA2M(C).parameters()) for C in (256, 512, 1024, 2048))
-    assert total == sum(sum(expected_params(C, 32)) for C in (256, 512, 1024, 2048))
+    assert total == sum(sum(expected_params(C, 32).values()) for C in (256, 512, 1024, 2048))
     assert total == 792352
 
 
+def global_inputs(gsa, x):
+    """q = f(x) / sqrt(d) + query bias, k = g(x), v = h(x), with grouped convolutions."""
+    groups = gsa.qkv_mask.size(1)
+    weights = gsa.qkv_weight.view(3, -1, gsa.qkv_weight.size(1), 1).unbind(0)
+    f, g, h = (F.conv1d(x.flatten(2), w, groups=groups) for w in weights)  # (N, d, HW)
+    return f / math.sqrt(gsa.hidden_channels) + gsa.query_bias[:, None], g, h
+
+
 def naive_pooled_attention(gsa, x):
-    """softmax(f g^T / sqrt(d)) h with the explicit HW x HW matrix, then GAP."""
-    flat = x.flatten(2)
-    q, k, v = (conv(flat).transpose(1, 2) for conv in (gsa.f, gsa.g, gsa.h))  # (N, HW, d)
-    attn = torch.softmax(q @ k.transpose(1, 2) / math.sqrt(q.size(-1)), dim=-1)  # (N, HW, HW)
-    return (attn @ v).mean(1)  # (N, d)
+    """softmax(f g^T / sqrt(d)) h with the explicit HW x HW matrix, then GAP, (N, d)."""
+    q, k, v = (t.transpose(1, 2) for t in global_inputs(gsa, x))  # (N, HW, d)
+    attention = torch.softmax(q @ k.transpose(1, 2), dim=-1)  # (N, HW, HW)
+    return (attention @ v).mean(1)
+
+
+def gsa_pooled(gsa, x):
+    weight, biases = gsa.projection()
+    projected = F.conv2d(x, weight[..., None, None], torch.cat(biases)).flatten(2)
+    return gsa(*projected.split(gsa.hidden_channels, dim=1), x.shape[2:])[0]
 
 
 def test_exact_global_spatial_matches_naive_reference():
     torch.manual_seed(0)
     gsa = GlobalSpatialAttention(32, 8, groups=4, mode='exact')
+    with torch.no_grad():
+        gsa.query_bias.normal_()
     x = torch.randn(3, 32, 9, 11)
-    torch.testing.assert_close(
-        gsa.pooled_attention(x), naive_pooled_attention(gsa, x), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(gsa_pooled(gsa, x), naive_pooled_attention(gsa, x), rtol=1e-5,
+                               atol=1e-6)
 
 
-def test_auto_policy():
+def test_explicit_and_fused_attention_kernels_agree(monkeypatch):
+    torch.manual_seed(0)
+    gsa = GlobalSpatialAttention(32, 8, groups=4, mode='exact')
+    x = torch.randn(2, 32, 9, 11)
+    explicit = gsa_pooled(gsa, x)  # 99 x 99 <= EXPLICIT_ATTENTION_MAX_ELEMENTS
+    monkeypatch.setattr(global_spatial_module, 'EXPLICIT_ATTENTION_MAX_ELEMENTS', 0)
+    torch.testing.assert_close(gsa_pooled(gsa, x), explicit, rtol=1e-5, atol=1e-6)
+
+
+def test_auto_policy_by_device_and_dtype():
     gsa = GlobalSpatialAttention(8, 2, mode='auto', num_samples=16, exact_max_positions=100)
     assert gsa.use_exact(100) and not gsa.use_exact(101)
     assert GlobalSpatialAttention(8, 2, mode='sampled', num_samples=16).use_exact(16)
     assert not GlobalSpatialAttention(8, 2, mode='sampled', num_samples=16).use_exact(17)
+    auto = GlobalSpatialAttention(8, 2)  # default limits
+    for dtype, device, limit in [(torch.float32, 'cpu', 1024), (torch.bfloat16, 'cpu', 1024),
+                                 (torch.float32, 'cuda', 1024), (torch.bfloat16, 'cuda', 16800),
+                                 (torch.float16, 'cuda', 16800)]:
+        assert auto.use_exact(limit, dtype, device), (dtype, device)
+        assert not auto.use_exact(limit + 1, dtype, device), (dtype, device)
 
 
 def test_sampled_estimator_is_unbiased():
@@ -192,17 +252,14 @@ def test_sampled_estimator_is_unbiased():
     num_samples, draws = 16, 200
     gsa = GlobalSpatialAttention(16, 4, mode='sampled', num_samples=num_samples)
     x = torch.randn(2, 16, 12, 12)
-    L = 144
     with torch.no_grad():
         exact = naive_pooled_attention(gsa, x)
-        estimates = torch.stack([gsa.pooled_attention(x) for _ in range(draws)])
-        # Per-query outputs give the population variance; sampling without replacement.
-        flat = x.flatten(2)
-        q, k, v = (conv(flat).transpose(1, 2) for conv in (gsa.f, gsa.g, gsa.h))
-        rows = torch.softmax(q @ k.transpose(1, 2) / 2.0, dim=-1) @ v  # (N, L, d)
+        estimates = torch.stack([gsa_pooled(gsa, x) for _ in range(draws)])
+        # per-query outputs give the population variance; i.i.d. uniform draws
+        q, k, v = (t.transpose(1, 2) for t in global_inputs(gsa, x))
+        rows = torch.softmax(q @ k.transpose(1, 2), dim=-1) @ v  # (N, L, d)
     pop_var = rows.var(dim=1, unbiased=False)
-    var_one_draw = pop_var / num_samples * (L - num_samples) / (L - 1)
-    std_of_mean = (var_one_draw / draws).sqrt()
+    std_of_mean = (pop_var / num_samples / draws).sqrt()
     # single draws are noisy, their mean converges to the exact value
     assert (estimates.std(0) > 0).all()
     assert ((estimates.mean(0) - exact).abs() <= 5 * std_of_mean + 1e-6).all()
@@ -231,25 +288,11 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)
     assert growth_mb < 2000, growth_mb
 
 
-def test_bf16_autocast_keeps_sar_fp32():
-    module = make_ba2m(normalize='softmax')
-    x = torch.randn(4, 32, 6, 6)
-    with torch.autocast('cpu', dtype=torch.bfloat16):
-        sar = module.sample_attention(x)
-        y = module(x)
-    assert sar.dtype == torch.float32
-    assert module.last_weights.dtype == torch.float32
-    assert torch.isfinite(module.last_weights).all()
-    torch.testing.assert_close(module.last_weights.sum(), torch.tensor(1.0))
-    assert torch.isfinite(y).all()
-
-
 def test_batch_of_one_warns_once_and_is_identity():
     module = make_ba2m(name='layer3')
     x = torch.randn(1, 32, 4, 4)
     with pytest.warns(UserWarning, match=r'BA2M \(layer3\): training batch of 1'):
         assert torch.equal(module(x), x)
-    import warnings
     with warnings.catch_warnings():
         warnings.simplefilter('error')
         module(x)  # only once
@@ -269,6 +312,12 @@ def test_batch_of_one_warns_once_and_is_identity():
     (dict(in_channels=16, reduction=4,
           normalize='sigmoid'), "normalize must be one of .* got 'sigmoid'"),
     (dict(in_channels=16, reduction=4, gsa_mode='fast'), "gsa_mode must be one of .* got 'fast'"),
+    (dict(in_channels=16, reduction=4, momentum=0), r'momentum must be a number in \(0, 1\], got 0'),
+    (dict(in_channels=16, reduction=4,
+          finite_check_interval=0), 'finite_check_interval must be an int >= 1, got 0'),
+    (dict(in_channels=16, reduction=4,
+          gsa_exact_max_positions=0), 'gsa_exact_max_positions must be None or an int >= 1'),
+    (dict(in_channels=16, reduction=4, gsa_num_samples=0), 'gsa_num_samples must be an int'),
 ])
 def test_bad_construction(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -282,67 +331,23 @@ def test_bad_inputs():
         module(torch.randn(2, 16, 4))
     with pytest.raises(ValueError, match='input has 8 channels but in_channels=16'):
         module(torch.randn(2, 8, 4, 4))
+
+
+def test_non_finite_input_is_reported_at_the_next_check():
+    """No host sync per step: the check runs every ``finite_check_interval``
+    training forwards and names the BA2M."""
     x = torch.randn(3, 16, 4, 4)
     x[1, 0, 0, 0] = float('nan')
+    module = make_ba2m(channels=16, name='layer2', finite_check_interval=1)
     with pytest.raises(ValueError, match=r'BA2M \(layer2\): non-finite sample attention'):
         module(x)
-
-
-# ----------------------------------------------------------------------------------------
-# Global-batch weights across processes (sync=True), 2 gloo processes on CPU.
-
-SYNC_CASES = [((2, 2), 'softmax'), ((3, 1), 'scaled_softmax')]  # (3, 1): uneven, local batch 1
-
-
-def _sync_worker(rank, world_size, init_file, out_dir):
-    import torch.distributed as dist
-    dist.init_process_group(
-        'gloo', init_method=f'file://{init_file}', rank=rank, world_size=world_size)
-    torch.set_num_threads(1)
-    for case, (sizes, normalize) in enumerate(SYNC_CASES):
-        module = freeze_bn_stats(make_ba2m(gsa_mode='exact', sync=True, normalize=normalize))
-        x_all, target_all = _sync_inputs(sum(sizes))
-        start = sum(sizes[:rank])
-        x = x_all[start:start + sizes[rank]].clone().requires_grad_()
-        out = module(x)
-        (out * target_all[start:start + sizes[rank]]).sum().backward()
-        grads = {n: p.grad for n, p in module.named_parameters()}
-        torch.save(
-            dict(out=out.detach(), grad=x.grad, param_grads=grads),
-            os.path.join(out_dir, f'case{case}_rank{rank}.pth'))
-    dist.destroy_process_group()
-
-
-def _sync_inputs(n):
-    gen = torch.Generator().manual_seed(1)
-    return torch.randn(n, 32, 5, 5, generator=gen), torch.randn(n, 32, 5, 5, generator=gen)
-
-
-@pytest.fixture(scope='module')
-def sync_results(tmp_path_factory):
-    import torch.multiprocessing as mp
-    out_dir = tmp_path_factory.mktemp('sync')
-    mp.spawn(_sync_worker, args=(2, str(out_dir / 'init'), str(out_dir)), nprocs=2, join=True)
-    return out_dir
-
-
-@pytest.mark.parametrize('case', range(len(SYNC_CASES)))
-def test_sync_equals_single_process_on_concatenated_batch(sync_results, case):
-    sizes, normalize = SYNC_CASES[case]
-    results = [torch.load(sync_results / f'case{case}_rank{r}.pth') for r in range(2)]
-
-    module = freeze_bn_stats(make_ba2m(gsa_mode='exact', sync=True, normalize=normalize))
-    x_all, target_all = _sync_inputs(sum(sizes))
-    x_all.requires_grad_()
-    out = module(x_all)
-    (out * target_all).sum().backward()
-
-    torch.testing.assert_close(torch.cat([r['out'] for r in results]), out.detach())
-    torch.testing.assert_close(torch.cat([r['grad'] for r in results]), x_all.grad)
-    # parameter gradients summed over ranks (what DDP averages) equal the single process's
-    for name, param in module.named_parameters():
-        torch.testing.assert_close(
-            sum(r['param_grads'][name] for r in results), param.grad, rtol=1e-4, atol=1e-6)
+    module = make_ba2m(channels=16, name='layer2', finite_check_interval=3)
+    module(x)
+    module(x)  # forwards 1 and 2 are not checked
+    with pytest.raises(ValueError, match=r'BA2M \(layer2\): non-finite .* Lower the learning'):
+        module(x)
+    with pytest.raises(ValueError, match='non-finite'):
+        module.check_finite()  # hooks can call it at any time
 
 
 def test_sync_falls_back_to_local_batch():

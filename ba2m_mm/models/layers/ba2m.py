@@ -1,19 +1,21 @@
 """Batch Aware Attention Module (BA2M), paper Section III-B."""
 import math
 import warnings
-from contextlib import contextmanager
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmengine.registry import MODELS
-from torch.nn.modules.batchnorm import _BatchNorm
 
-from .batch_weights import NORMALIZATIONS, batch_weights, is_distributed
+from .batch_weights import NORMALIZATIONS, batch_weights
 from .channel_attention import ChannelAttention
+from .global_batch import is_distributed
 from .global_spatial import GlobalSpatialAttention
 from .local_spatial import LocalSpatialAttention
+from .response_norm import ResponseNorm
+from .sample_attention import sample_attention
 
 BRANCHES = ('channel', 'local', 'global')
 # Attribute that holds each branch, named after the paper.
@@ -46,19 +48,33 @@ class BA2M(BaseModule):
 
     - d = C // R hidden channels; ReLU between the layers of the channel and
       local branches.
-    - Each branch ends in a BatchNorm1d over its pooled (N, C) response, so
-      the three inputs of the max have zero mean and unit variance over the
-      batch at initialisation; none of them always loses the max.
+    - Each branch ends in the BN the paper gives A_C and A_LS, over the batch
+      for A_C (Eq. 6) and A_GS, over N x H x W for A_LS (Eq. 7), with running
+      statistics in training too (:class:`ResponseNorm`): at 2 images per GPU,
+      batch statistics make the two samples mirror images (+-1 in every
+      channel of A_C). With ``sync``, the statistics come from the global
+      batch.
     - Global branch: grouped 1x1 f, g, h with ``groups = gcd(R, d, C)``
       (R when C >= R^2 and R is a power of two, as Eq. 16 assumes), softmax
       scaled by 1/sqrt(d), and a grouped 1x1 projection d -> C.
-    - SARs, the max and the softmax are computed in fp32 under autocast.
+    - The input is read once, by one 1x1 convolution holding the first layer
+      of every branch (FC0, g0, f, g, h); BN and Eq. 9 run as one autograd node
+      (:class:`SampleAttention`). On GPUs a BA2M step is bound by the number
+      of kernels, not by FLOPs.
+    - SARs, the max and the softmax are computed in fp32 under autocast; the
+      convolutions and the attention run in the autocast dtype.
+    - No host-device synchronisation in a training step (``torch.compile``
+      captures it as one graph): non-finite SARs raise a ``ValueError`` naming
+      the BA2M at the next check (:meth:`check_finite`), every
+      ``finite_check_interval`` training forwards.
 
-    Parameters, with d = C // R and G the global-branch groups::
+    Parameters, with d = C // R, G the global-branch groups and B the number
+    of branches (the BN's gamma and beta: 2C per branch)::
 
-        channel: 2Cd + d + 2C
-        local:   2Cd + 9d^2 + 2d + 2C
-        global:  4Cd/G + d + 2C
+        channel: 2Cd + d
+        local:   2Cd + 9d^2 + 2d
+        global:  4Cd/G + d
+        BN:      2CB
 
     Args:
         in_channels (int): Channels C of the input feature map.
@@ -73,16 +89,22 @@ class BA2M(BaseModule):
             training than at inference, and the BN statistics learnt in
             training no longer fit (measured on the demo: 0.000 bbox mAP with
             ``'softmax'`` against 0.529 with ``'scaled_softmax'``).
-        sync (bool): Normalise over the global batch of all processes
-            (all-gather with autograd). Defaults to False.
+        sync (bool): Use the global batch of all processes: the softmax over
+            every process's SARs, and the branch statistics from every
+            process's samples. Defaults to False.
+        momentum (float): Weight of a new batch in the branches' running
+            statistics, see :class:`ResponseNorm`. Defaults to 0.1.
         gsa_mode (str): ``'auto'``, ``'exact'`` or ``'sampled'``; see
             :class:`GlobalSpatialAttention`. Defaults to ``'auto'``.
         gsa_num_samples (int): Query positions sampled by the global branch.
             Defaults to 256.
-        gsa_exact_max_positions (int): Largest H*W computed exactly in
-            ``'auto'`` mode. Defaults to 1024.
+        gsa_exact_max_positions (int, optional): Largest H*W computed exactly
+            in ``'auto'`` mode. Defaults to None: 16,800 in half precision on
+            an accelerator, 1,024 otherwise.
         gsa_groups (int, optional): Groups of the global branch's 1x1 convs.
             Defaults to None (``gcd(R, d, C)``).
+        finite_check_interval (int): Training forwards between two checks for
+            non-finite SARs (each check waits for the device). Defaults to 50.
         name (str, optional): Name used in messages, e.g. ``'layer2'``.
         init_cfg (dict, optional): Initialization config. Defaults to None.
 
@@ -105,10 +127,12 @@ class BA2M(BaseModule):
                  branches: Sequence[str] = BRANCHES,
                  normalize: str = 'scaled_softmax',
                  sync: bool = False,
+                 momentum: float = 0.1,
                  gsa_mode: str = 'auto',
                  gsa_num_samples: int = 256,
-                 gsa_exact_max_positions: int = 1024,
+                 gsa_exact_max_positions: Optional[int] = None,
                  gsa_groups: Optional[int] = None,
+                 finite_check_interval: int = 50,
                  name: Optional[str] = None,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
@@ -129,11 +153,17 @@ class BA2M(BaseModule):
         if normalize not in NORMALIZATIONS:
             raise ValueError(
                 f'BA2M{where}: normalize must be one of {NORMALIZATIONS}, got {normalize!r}')
+        if not isinstance(momentum, (int, float)) or not 0 < momentum <= 1:
+            raise ValueError(f'BA2M{where}: momentum must be a number in (0, 1], got {momentum!r}')
+        if not isinstance(finite_check_interval, int) or finite_check_interval < 1:
+            raise ValueError(f'BA2M{where}: finite_check_interval must be an int >= 1, got '
+                             f'{finite_check_interval!r}')
         self.in_channels = in_channels
         self.reduction = reduction
         self.branches = tuple(b for b in BRANCHES if b in branches)
         self.normalize = normalize
         self.sync = sync
+        self.finite_check_interval = finite_check_interval
         self.name = name
         hidden = in_channels // reduction
         if gsa_groups is None:
@@ -143,10 +173,17 @@ class BA2M(BaseModule):
         if 'local' in self.branches:
             self.local_spatial = LocalSpatialAttention(in_channels, hidden)
         if 'global' in self.branches:
-            self.global_spatial = GlobalSpatialAttention(in_channels, hidden, gsa_groups, gsa_mode,
-                                                         gsa_num_samples, gsa_exact_max_positions)
+            try:
+                self.global_spatial = GlobalSpatialAttention(in_channels, hidden, gsa_groups,
+                                                             gsa_mode, gsa_num_samples,
+                                                             gsa_exact_max_positions)
+            except ValueError as e:
+                raise ValueError(f'BA2M{where}: {e}') from e
+        # The BN ending each branch (Eq. 6-7), one row per branch
+        self.bn = ResponseNorm(len(self.branches), in_channels, momentum)
         self.last_weights = None  # (N,) weights of the last training batch
-        self.last_branch_share = None  # (num branches,) share of the max won
+        self.last_responses = None  # (B, N, C) branch responses of the last training batch
+        self._forwards = 0
         self._warned_batch1 = False
 
     def init_weights(self):
@@ -158,23 +195,86 @@ class BA2M(BaseModule):
                 nn.init.kaiming_normal_(m.weight, mode='fan_in', nonlinearity='relu')
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
-            elif isinstance(m, _BatchNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        self.bn.reset_parameters()
+
+    @property
+    def branch_modules(self) -> List[nn.Module]:
+        """The enabled branches, in the order of :attr:`branches`."""
+        return [getattr(self, BRANCH_MODULES[b]) for b in self.branches]
+
+    @property
+    def last_branch_share(self) -> Optional[torch.Tensor]:
+        """Share of the channel-wise max of Eq. 9 won by each branch in the
+        last training batch, shape (num branches,); computed when asked."""
+        if self.last_responses is None:
+            return None
+        winner = self.last_responses.argmax(dim=0).flatten()  # (N * C,)
+        return F.one_hot(winner, len(self.branches)).float().mean(dim=0)
+
+    def project(self, x: torch.Tensor) -> list:
+        """The first 1x1 layer of every branch as one convolution: one read of x.
+
+        Returns:
+            list[tuple[Tensor]]: For each branch, its projected maps
+            (N, k, H*W), views of one (N, sum k, H*W) tensor.
+        """
+        branches = self.branch_modules
+        weights, biases = zip(*(branch.projection() for branch in branches))
+        weight = torch.cat(weights)  # (sum k, C)
+        bias = torch.cat([b for branch_biases in biases for b in branch_biases])  # (sum k,)
+        projected = F.conv2d(x, weight.view(*weight.shape, 1, 1), bias)
+        parts = iter(projected.view(*projected.shape[:2], -1).split(
+            [k for branch in branches for k in branch.projection_sizes], dim=1))
+        return [tuple(next(parts) for _ in branch.projection_sizes) for branch in branches]
+
+    def _branch_outputs(self, x: torch.Tensor) -> tuple:
+        """The branches' pooled hidden units h (B, N, d) and last layers W
+        (B, C, d), fp32, and ``{b: (y, W_b)}``: the hidden map (N, d, H*W) and
+        W of each branch b whose BN runs over N x H x W."""
+        size = x.shape[2:]
+        pooled, weights, maps = zip(*(branch(*projected, size) for branch, projected in zip(
+            self.branch_modules, self.project(x))))
+        with torch.autocast(x.device.type, enabled=False):
+            pooled, weight = torch.stack(pooled), torch.stack(weights)
+            if pooled.dtype != torch.float32:
+                pooled, weight = pooled.float(), weight.float()
+        return pooled, weight, {b: m for b, m in enumerate(maps) if m is not None}
 
     def branch_responses(self, x: torch.Tensor) -> torch.Tensor:
-        """Pooled responses of the enabled branches, shape (B, N, C), fp32."""
-        responses = [getattr(self, BRANCH_MODULES[b])(x) for b in self.branches]
-        return torch.stack(responses).float()  # (B, N, C)
+        """Pooled responses of the enabled branches, shape (B, N, C), fp32.
+
+        In training mode this then adds the batch to the running statistics
+        of BN (summed over processes with ``sync``), as BN does.
+        """
+        pooled, weight, maps = self._branch_outputs(x)
+        responses = self.bn(pooled, weight)  # (B, N, C)
+        if self.training:
+            self.bn.update(pooled, weight, maps, self.sync)
+        return responses
 
     def sample_attention(self, x: torch.Tensor) -> torch.Tensor:
-        """SAR of every sample (Eq. 9): mean_c max(A_C, A'_LS, A'_GS), (N,)."""
-        responses = self.branch_responses(x)  # (B, N, C)
-        with torch.autocast(x.device.type, enabled=False):
-            strongest, winner = responses.max(dim=0)  # (N, C)
-            counts = torch.bincount(winner.flatten(), minlength=len(self.branches))
-            self.last_branch_share = (counts.float() / winner.numel()).detach()
-            return strongest.mean(dim=1)  # (N,)
+        """SAR of every sample (Eq. 9): mean_c max(A_C, A'_LS, A'_GS), (N,), fp32.
+
+        In training mode this then adds the batch to BN's running statistics.
+        """
+        pooled, weight, maps = self._branch_outputs(x)
+        sar, self.last_responses = sample_attention(self.bn, pooled, weight)
+        if self.training:
+            self.bn.update(pooled, weight, maps, self.sync)
+        return sar
+
+    def check_finite(self):
+        """Raise a ``ValueError`` naming this BA2M if the weights of its last
+        training batch are not finite (one non-finite SAR makes every weight of
+        the batch softmax NaN). Waits for the device."""
+        weights = self.last_weights
+        if weights is not None and not math.isfinite(float(weights.sum())):
+            where = f' ({self.name})' if self.name else ''
+            raise ValueError(
+                f'BA2M{where}: non-finite sample attention (SAR) values in training '
+                f'(batch weights={weights.cpu().tolist()}); the input feature map or the BA2M '
+                'weights contain NaN/Inf. Lower the learning rate or enable gradient '
+                'clipping.')
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         where = f' ({self.name})' if self.name else ''
@@ -186,37 +286,20 @@ class BA2M(BaseModule):
                              f'{self.in_channels}')
         if not self.training:
             return x  # deactivated at inference (Section III-D)
-        synced = self.sync and is_distributed()
-        if x.size(0) == 1 and not synced:
+        if x.size(0) == 1 and not (self.sync and is_distributed()):
             if not self._warned_batch1:
                 warnings.warn(f'BA2M{where}: training batch of 1 sample; its weight is 1 and BA2M '
                               'does nothing. Use at least 2 samples per batch (or sync=True).')
                 self._warned_batch1 = True
             return x
-        with self._batch_stats_if_possible(x.size(0)):
-            sar = self.sample_attention(x)
+        sar = self.sample_attention(x)  # Eq. 9-10, (N,) fp32
         with torch.autocast(x.device.type, enabled=False):
             weights = batch_weights(sar, self.normalize, self.sync)  # Eq. 11, (N,)
-        if not torch.isfinite(weights).all() or not torch.isfinite(sar).all():
-            raise ValueError(
-                f'BA2M{where}: non-finite sample attention (SAR) values in training '
-                f'(SAR={sar.detach().cpu().tolist()}); the input feature map or the BA2M '
-                'weights contain NaN/Inf. Lower the learning rate or enable gradient '
-                'clipping.')
         self.last_weights = weights.detach()
-        return x * weights.to(x.dtype).view(-1, 1, 1, 1)  # Eq. 13
-
-    @contextmanager
-    def _batch_stats_if_possible(self, batch_size: int):
-        """BatchNorm1d cannot use batch statistics of one sample (sync mode,
-        local batch 1): use the running statistics for that forward."""
-        frozen = []
-        if batch_size == 1:
-            frozen = [m for m in self.modules() if isinstance(m, _BatchNorm) and m.training]
-        for m in frozen:
-            m.train(False)
-        try:
-            yield
-        finally:
-            for m in frozen:
-                m.train(True)
+        if not torch.compiler.is_compiling():
+            self._forwards += 1
+            if self._forwards % self.finite_check_interval == 0:
+                self.check_finite()
+        if weights.dtype != x.dtype:
+            weights = weights.to(x.dtype)
+        return x * weights.view(-1, 1, 1, 1)  # Eq. 13

@@ -1,33 +1,73 @@
 """Global spatial attention branch A_GS of BA2M (paper Eq. 8)."""
+from typing import Optional
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.model import BaseModule
+
 
 GSA_MODES = ('auto', 'exact', 'sampled')
+# Largest H*W that gsa_mode='auto' computes exactly, by where the attention runs.
+# CPU, and fp32 anywhere: the exact kernel's (HW)^2 cost dominates BA2M above ~1k
+# positions (CPU: 246 vs 117 ms at stage 1 of a 224^2 batch of 8; H100/H200 fp32:
+# 7.07 ms at 3,136 positions x 32 images). Half precision on an accelerator:
+# 1.28 ms at 16,800 positions x 2 images (stage 2 of 800x1344) and 0.94 ms at
+# 3,136 x 32, so every detection stage from 2 on and every 224^2 stage is exact.
+AUTO_EXACT_MAX_POSITIONS = dict(default=1024, accelerator_half=16800)
 
 
-class GlobalSpatialAttention(BaseModule):
+# Largest M x HW attention matrix per sample computed as an explicit product (fewer
+# operators than the fused kernel; 32 MiB in fp32); SDPA's O(HW)-memory kernel above.
+EXPLICIT_ATTENTION_MAX_ELEMENTS = 2**23
+
+
+def block_diagonal(weight: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Dense weights of grouped 1x1 convolutions, without per-group ops.
+
+    Args:
+        weight (Tensor): B grouped 1x1 conv weights, (B * out, in / G).
+        mask (Tensor): ``eye(G).view(1, G, 1, G, 1)`` times a scale per
+            stacked weight, shape (B, G, 1, G, 1).
+
+    Returns:
+        Tensor: Block-diagonal weights, shape (B * out, in).
+    """
+    num_weights, groups = mask.shape[:2]
+    rows, in_per_group = weight.shape
+    blocks = weight.view(num_weights, groups, rows // (num_weights * groups), 1, in_per_group)
+    return (blocks * mask).view(rows, groups * in_per_group)  # zeros off the diagonal
+
+
+class GlobalSpatialAttention(nn.Module):
     """GAP(A_GS(x)) with A_GS = softmax(f(x) g(x)^T / sqrt(d)) h(x) (Eq. 8).
 
     ``f`` (query), ``g`` (key) and ``h`` (value) are grouped 1x1 convolutions
     C -> d = C/R; with ``groups == R`` each costs C^2/R^2 parameters, the
     3C^2/R^2 of Eq. 16. A non-local style output projection (grouped 1x1,
-    d -> C) brings the pooled response back to C channels so it can enter the
-    channel-wise max of Eq. 9, and BN normalises it over the batch like the
-    other branches. The softmax is scaled by 1/sqrt(d) (absent from Eq. 8) so
-    that it does not saturate at initialisation.
+    d -> C) brings the pooled response to C channels so it can enter the
+    channel-wise max of Eq. 9, and BN normalises it over the batch like A_C's
+    (Eq. 8 has none; see :class:`ResponseNorm`). The softmax is scaled by
+    1/sqrt(d) (absent from Eq. 8) so that it does not saturate at
+    initialisation; the scale is applied to f's weight, so f's bias is that of
+    the scaled query.
 
     Only the spatial mean of A_GS is needed, so the HW x HW attention matrix is
-    never materialised:
+    not needed either:
 
-    - ``'exact'``: :func:`torch.nn.functional.scaled_dot_product_attention`
-      over all HW queries, O(HW) memory, O((HW)^2 d) time;
+    - ``'exact'``: all HW queries, each attending to all HW keys;
     - ``'sampled'``: the mean over ``num_samples`` query positions drawn
-      uniformly without replacement (one draw shared by the batch), each
-      attending to all HW keys. This is an unbiased estimator of the exact
-      mean, O(M HW d) time;
-    - ``'auto'``: exact when HW <= ``exact_max_positions``, sampled above.
+      uniformly at random (with replacement; one draw shared by the batch),
+      each attending to all HW keys. This is an unbiased estimator of the
+      exact mean, O(M HW d) time;
+    - ``'auto'``: exact up to ``exact_max_positions`` positions, sampled
+      above. Its default depends on where the attention runs: 16,800 in half
+      precision on an accelerator (CUDA autocast), 1,024 otherwise (CPU, and
+      fp32 anywhere); see ``AUTO_EXACT_MAX_POSITIONS``.
+
+    The M x HW attention matrix is an explicit product up to
+    ``EXPLICIT_ATTENTION_MAX_ELEMENTS`` per sample, and
+    :func:`torch.nn.functional.scaled_dot_product_attention` (O(HW) memory)
+    above, e.g. for exact attention at detection resolution.
 
     Args:
         in_channels (int): Channels C of the input feature map.
@@ -36,10 +76,8 @@ class GlobalSpatialAttention(BaseModule):
         mode (str): ``'auto'``, ``'exact'`` or ``'sampled'``.
             Defaults to ``'auto'``.
         num_samples (int): Sampled query positions M. Defaults to 256.
-        exact_max_positions (int): Largest HW computed exactly in ``'auto'``
-            mode. Defaults to 1024: at 224x224, stages 2-4 (784, 196, 49
-            positions) are exact and stage 1 (3136) is sampled.
-        init_cfg (dict, optional): Initialization config. Defaults to None.
+        exact_max_positions (int, optional): Largest HW computed exactly in
+            ``'auto'`` mode. Defaults to None (by device and dtype, above).
     """
 
     def __init__(self,
@@ -48,67 +86,92 @@ class GlobalSpatialAttention(BaseModule):
                  groups: int = 1,
                  mode: str = 'auto',
                  num_samples: int = 256,
-                 exact_max_positions: int = 1024,
-                 init_cfg=None):
-        super().__init__(init_cfg=init_cfg)
+                 exact_max_positions: Optional[int] = None):
+        super().__init__()
         if mode not in GSA_MODES:
             raise ValueError(f'gsa_mode must be one of {GSA_MODES}, got {mode!r}')
-        if num_samples < 1:
-            raise ValueError(f'gsa_num_samples must be >= 1, got {num_samples}')
+        if not isinstance(num_samples, int) or num_samples < 1:
+            raise ValueError(f'gsa_num_samples must be an int >= 1, got {num_samples!r}')
+        if exact_max_positions is not None and (not isinstance(exact_max_positions, int)
+                                                or exact_max_positions < 1):
+            raise ValueError('gsa_exact_max_positions must be None or an int >= 1, got '
+                             f'{exact_max_positions!r}')
+        self.hidden_channels = hidden_channels
         self.mode = mode
         self.num_samples = num_samples
         self.exact_max_positions = exact_max_positions
-        self.f = nn.Conv1d(in_channels, hidden_channels, 1, groups=groups)
-        # A key bias adds f_i . b to every key of query i: the softmax over keys
-        # cancels it, so g has none. A value bias passes straight to the pooled
-        # output, where the BN mean cancels it, so h has none either.
-        self.g = nn.Conv1d(in_channels, hidden_channels, 1, groups=groups, bias=False)
-        self.h = nn.Conv1d(in_channels, hidden_channels, 1, groups=groups, bias=False)
-        self.proj = nn.Conv1d(hidden_channels, in_channels, 1, groups=groups, bias=False)
-        self.bn = nn.BatchNorm1d(in_channels)
+        self.projection_sizes = (hidden_channels, ) * 3  # q, k, v
+        # f, g, h of Eq. 8 (query, key, value): grouped 1x1 convolutions C -> d,
+        # stacked as one (3d, C / G) tensor; the block-diagonal layout is built per call.
+        self.qkv_weight = nn.Parameter(torch.empty(3 * hidden_channels, in_channels // groups))
+        # A key bias adds q_i . b to every logit of query i: the softmax over keys
+        # cancels it, so g has none. A value bias shifts every output by the same
+        # vector, which BN's mean cancels, so h has none either.
+        self.query_bias = nn.Parameter(torch.zeros(hidden_channels))
+        # grouped 1x1 projection d -> C, (C, d / G)
+        self.proj_weight = nn.Parameter(torch.empty(in_channels, hidden_channels // groups))
+        eye = torch.eye(groups).view(1, groups, 1, groups, 1)
+        qkv_scale = torch.tensor([hidden_channels**-0.5, 1.0, 1.0]).view(3, 1, 1, 1, 1)
+        self.register_buffer('qkv_mask', eye * qkv_scale, persistent=False)
+        self.register_buffer('proj_mask', eye, persistent=False)
+        self.register_buffer('no_bias', torch.zeros(2 * hidden_channels), persistent=False)
+        self.init_weights()
 
-    def use_exact(self, num_positions: int) -> bool:
-        """Whether a map with ``num_positions`` = HW is computed exactly."""
+    def init_weights(self):
+        """He initialisation of the grouped 1x1 convolutions (fan-in: C / G for
+        f, g, h and d / G for the projection)."""
+        nn.init.kaiming_normal_(self.qkv_weight, mode='fan_in', nonlinearity='relu')
+        nn.init.kaiming_normal_(self.proj_weight, mode='fan_in', nonlinearity='relu')
+        nn.init.zeros_(self.query_bias)
+
+    def use_exact(self, num_positions: int, dtype: torch.dtype = torch.float32,
+                  device_type: str = 'cpu') -> bool:
+        """Whether ``num_positions`` = HW positions are computed exactly, for
+        attention inputs of ``dtype`` on a ``device_type`` device."""
         if self.mode == 'exact' or num_positions <= self.num_samples:
             return True
-        return self.mode == 'auto' and num_positions <= self.exact_max_positions
+        if self.mode == 'sampled':
+            return False
+        limit = self.exact_max_positions
+        if limit is None:
+            half = dtype in (torch.float16, torch.bfloat16) and device_type != 'cpu'
+            limit = AUTO_EXACT_MAX_POSITIONS['accelerator_half' if half else 'default']
+        return num_positions <= limit
 
-    def project(self, x: torch.Tensor) -> torch.Tensor:
-        """f, g and h of every position in one dense matrix product.
+    def projection(self) -> tuple:
+        """f / sqrt(d), g and h as one 1x1 layer: weight (3d, C), biases summing
+        to 3d channels.
 
-        Equal to ``f(x)``, ``g(x)``, ``h(x)``, but CPU kernels for grouped
-        convolutions are slow (one grouped 256 -> 8 conv at stage 1 of
-        ResNet-50: 6x slower than a dense one with 8x the FLOPs), so the
-        grouped weights are laid out as one block-diagonal (3d, C) matrix.
+        Block-diagonal, so that one dense product serves all three (CPU kernels
+        for grouped 1x1 convolutions are slow: 6x a dense one with 8x the FLOPs
+        at stage 1 of ResNet-50).
+        """
+        weight = block_diagonal(self.qkv_weight, self.qkv_mask)  # (3d, C)
+        return weight, (self.query_bias, self.no_bias)  # g, h: no bias
+
+    def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, size: tuple) -> tuple:
+        """What GAP(A_GS) = GAP(BN(proj o)) is made of, o the attention output.
 
         Args:
-            x (Tensor): Input, shape (N, C, L).
+            q, k, v (Tensor): f(x) / sqrt(d), g(x), h(x) at every position,
+                each (N, d, H*W).
+            size (tuple[int]): H, W.
 
         Returns:
-            tuple[Tensor]: q, k, v, each of shape (N, L, d).
+            tuple: GAP(o), shape (N, d); proj's dense weight, (C, d); None:
+            its BN runs over the batch only.
         """
-        weights, biases = [], []
-        for conv in (self.f, self.g, self.h):
-            groups, d = conv.groups, conv.out_channels
-            blocks = conv.weight.view(groups, d // groups, -1)  # (G, d/G, C/G)
-            weights.append(torch.block_diag(*blocks))  # (d, C)
-            biases.append(conv.bias if conv.bias is not None else blocks.new_zeros(d))
-        weight, bias = torch.cat(weights), torch.cat(biases)  # (3d, C), (3d,)
-        qkv = torch.matmul(x.transpose(1, 2), weight.t()) + bias  # (N, L, 3d)
-        return qkv.chunk(3, dim=2)
-
-    def pooled_attention(self, x: torch.Tensor) -> torch.Tensor:
-        """Spatial mean of softmax(f g^T / sqrt(d)) h, shape (N, d)."""
-        q, k, v = self.project(x.flatten(2))  # (N, HW, d) each
-        if not self.use_exact(q.size(1)):
-            index = torch.randperm(q.size(1), device=q.device)[:self.num_samples]
-            q = q[:, index]  # (N, M, d)
-        # contiguous (N, 1, L, d) tensors select the fused CPU/GPU kernels; a
-        # strided view falls back to the math path that stores L x L.
-        q, k, v = (t.unsqueeze(1).contiguous() for t in (q, k, v))
-        out = F.scaled_dot_product_attention(q, k, v)  # (N, 1, M, d)
-        return out.mean(dim=(1, 2))  # (N, d)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pooled = self.pooled_attention(x).unsqueeze(-1)  # (N, d, 1)
-        return self.bn(self.proj(pooled).squeeze(-1))  # (N, C)
+        n, d, num_positions = k.shape
+        if not self.use_exact(num_positions, q.dtype, q.device.type):
+            index = torch.randint(num_positions, (self.num_samples, ), device=q.device)
+            q = q[:, :, index]  # (N, d, M)
+        if q.size(2) * num_positions <= EXPLICIT_ATTENTION_MAX_ELEMENTS:
+            attention = torch.softmax(torch.bmm(q.transpose(1, 2), k), dim=-1)  # (N, M, HW)
+            # mean over queries of attention @ v = (mean attention row) @ v
+            pooled = torch.bmm(v, attention.mean(dim=1).view(n, num_positions, 1))  # (N, d, 1)
+        else:  # position-major with contiguous rows: SDPA's O(HW)-memory kernels
+            q, k, v = (t.mT.contiguous() for t in (q, k, v))
+            pooled = F.scaled_dot_product_attention(q, k, v, scale=1.0).mean(dim=1)  # (N, d)
+        pooled = pooled.view(n, d)
+        proj = block_diagonal(self.proj_weight, self.proj_mask)  # (C, d)
+        return pooled, proj, None

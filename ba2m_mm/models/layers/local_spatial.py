@@ -1,37 +1,51 @@
 """Local spatial attention branch A_LS of BA2M (paper Eq. 7)."""
 import torch
 import torch.nn as nn
-from mmengine.model import BaseModule
+import torch.nn.functional as F
 
 
-class LocalSpatialAttention(BaseModule):
+class LocalSpatialAttention(nn.Module):
     """GAP(A_LS(x)) with A_LS = BN(g2_1x1(g1_3x3(g0_1x1(x)))) (Eq. 7).
 
     A spindle of 1x1 (C -> C/R), 3x3 (C/R -> C/R) and 1x1 (C/R -> C)
     convolutions with ReLU in between; this is exactly the parameter count
-    C^2 (9 + 2R) / R^2 of Eq. 16. Only the pooled response GAP(A_LS) enters
-    the SAR (Eq. 9), and ``g2`` is linear, so ``GAP(g2(y)) == g2(GAP(y))``:
-    ``g2`` runs on the pooled (N, C/R) vector instead of every position, and
-    BN normalises the pooled (N, C) response over the batch, as in the other
-    two branches, so that the three responses entering the max of Eq. 9 have
-    the same scale.
+    C^2 (9 + 2R) / R^2 of Eq. 16. The 1x1 convolutions g0 and g2 act on the
+    channels of each position and are kept as :class:`~torch.nn.Linear`. BN normalises the C-channel map
+    z = g2(y) over N x H x W, as Eq. 7 writes it; its statistics follow from
+    the mean and the (C/R x C/R) second moment of y over N x H x W (see
+    :class:`ResponseNorm`, shared by the branches), and since g2 and BN are
+    affine, ``GAP(BN(g2(y))) == BN(g2(GAP(y)))``: the C-channel map never
+    exists. g0 is applied by :class:`BA2M` together with the other branches'
+    first layers (see :meth:`projection`).
 
     Args:
         in_channels (int): Channels C of the input feature map.
-        hidden_channels (int): Width C/R of the spindle.
-        init_cfg (dict, optional): Initialization config. Defaults to None.
+        hidden_channels (int): Width d = C/R of the spindle.
     """
 
-    def __init__(self, in_channels: int, hidden_channels: int, init_cfg=None):
-        super().__init__(init_cfg=init_cfg)
-        self.g0 = nn.Conv2d(in_channels, hidden_channels, 1)
+    def __init__(self, in_channels: int, hidden_channels: int):
+        super().__init__()
+        self.g0 = nn.Linear(in_channels, hidden_channels)  # 1x1 conv
         self.g1 = nn.Conv2d(hidden_channels, hidden_channels, 3, padding=1)
-        self.act = nn.ReLU(inplace=True)
-        # g2 is a 1x1 conv applied after pooling, i.e. a Linear; no bias before BN.
-        self.g2 = nn.Linear(hidden_channels, in_channels, bias=False)
-        self.bn = nn.BatchNorm1d(in_channels)
+        # No bias before BN: BN's mean subtraction would cancel it (dead parameter).
+        self.g2 = nn.Linear(hidden_channels, in_channels, bias=False)  # 1x1 conv
+        self.projection_sizes = (hidden_channels, )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.act(self.g0(x))  # (N, C/R, H, W)
-        y = self.act(self.g1(y))  # (N, C/R, H, W)
-        return self.bn(self.g2(y.mean(dim=(2, 3))))  # (N, C)
+    def projection(self) -> tuple:
+        """g0 as a 1x1 layer on the input: weight (d, C), biases ((d,), )."""
+        return self.g0.weight, (self.g0.bias, )
+
+    def forward(self, projected: torch.Tensor, size: tuple) -> tuple:
+        """What GAP(A_LS) = GAP(BN(g2 y)) is made of.
+
+        Args:
+            projected (Tensor): g0(x) at every position, shape (N, d, H*W).
+            size (tuple[int]): H, W.
+
+        Returns:
+            tuple: GAP(y), shape (N, d); g2's weight W, (C, d); y and W for
+            the BN statistics over N x H x W (Eq. 7).
+        """
+        y = F.relu(projected).view(*projected.shape[:2], *size)  # (N, d, H, W)
+        y = F.relu(self.g1(y)).view(projected.shape)  # (N, d, H*W)
+        return y.mean(dim=2), self.g2.weight, (y, self.g2.weight)

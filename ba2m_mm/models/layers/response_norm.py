@@ -1,0 +1,152 @@
+"""The BatchNorm that ends every BA2M branch (paper Eq. 6-7), batch-size independent."""
+from typing import Optional
+
+import torch
+import torch.nn as nn
+
+from .global_batch import is_distributed, sum_over_processes
+
+
+def normalised_responses(pooled: torch.Tensor, weight: torch.Tensor, gamma: torch.Tensor,
+                         beta: torch.Tensor, mean: torch.Tensor, rstd: torch.Tensor) -> tuple:
+    """BN(W h) of every branch, for given statistics of z = W h.
+
+    Args:
+        pooled (Tensor): Pooled hidden units h, shape (B, N, d).
+        weight (Tensor): W, shape (B, C, d).
+        gamma, beta (Tensor): BN's affine parameters, shape (B, C).
+        mean, rstd (Tensor): Mean and 1 / sqrt(var + eps) of z, shape (B, C).
+
+    Returns:
+        tuple[Tensor]: The responses, (B, N, C); BN's per-channel scale
+        gamma * rstd, (B, C); W scaled by it, (B, C, d).
+    """
+    scale = gamma * rstd  # (B, C)
+    scaled_weight = weight * scale[..., None]  # (B, C, d)
+    shift = (beta - mean * scale)[:, None]  # (B, 1, C)
+    # gamma (W h - mean) rstd + beta as one product per branch
+    return torch.baddbmm(shift, pooled, scaled_weight.mT), scale, scaled_weight
+
+
+class ResponseNorm(nn.Module):
+    """BatchNorm of the branches' C-channel responses z = W h, running statistics in training.
+
+    Each BA2M branch ends in ``z = W h`` (``W``: a 1x1 conv or FC to C
+    channels, ``h``: its d = C/R hidden units) followed by BatchNorm (Eq. 6
+    and 7), and only GAP(BN(z)) enters the SAR (Eq. 9). This layer holds that
+    BN for every branch (one row per branch) and normalises with its *running*
+    statistics in training too, as BN does in eval mode, so that a batch is
+    never standardised against itself: with batch statistics, any per-sample
+    response of N = 2 samples becomes the mirror images ``(z_1 - z_2) / 2`` and
+    ``-(z_1 - z_2) / 2``, which BN over N turns into exactly +1/-1 in every
+    channel; the SARs would carry sign patterns only (every detection config
+    trains 2 images per GPU).
+
+    :meth:`update` adds each batch after its forward, over the domain the
+    paper's BN uses: the batch for A_C (Eq. 6) and A_GS, the batch and every
+    position for A_LS (Eq. 7, BN over N x H x W). For a map ``z = W y`` the
+    statistics over N x H x W follow from the mean and the d x d second moment
+    of ``y``: the C-channel map never has to exist. The first update replaces
+    the prior (mean 0, variance 1), the next ones average cumulatively until
+    ``1 / momentum`` batches were seen, then exponentially, as BN's.
+
+    Args:
+        num_branches (int): Branches B.
+        out_channels (int): Channels C of the responses.
+        momentum (float): Weight of a new batch in the running statistics
+            once ``1 / momentum`` batches were seen. Defaults to 0.1 (BN's).
+        eps (float): Lower bound of the variance. Defaults to 1e-5.
+    """
+
+    def __init__(self,
+                 num_branches: int,
+                 out_channels: int,
+                 momentum: float = 0.1,
+                 eps: float = 1e-5):
+        super().__init__()
+        self.momentum = momentum
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(num_branches, out_channels))  # gamma
+        self.bias = nn.Parameter(torch.zeros(num_branches, out_channels))  # beta
+        self.register_buffer('running_mean', torch.zeros(num_branches, out_channels))
+        self.register_buffer('running_var', torch.ones(num_branches, out_channels))
+        self.register_buffer('num_batches_tracked', torch.zeros(()))
+        self.register_buffer('one', torch.ones(()), persistent=False)
+        self.register_buffer('channel_mean', torch.full((out_channels, ), 1 / out_channels),
+                             persistent=False)  # mean over C as a product
+
+    def reset_parameters(self):
+        nn.init.ones_(self.weight)
+        nn.init.zeros_(self.bias)
+
+    def running_rstd(self) -> torch.Tensor:
+        """1 / sqrt(max(running_var, eps)), shape (B, C)."""
+        return self.running_var.clamp(min=self.eps).rsqrt_()
+
+    def forward(self, pooled: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """GAP(BN(W h)) = BN(W GAP(h)), as W and BN are affine.
+
+        Args:
+            pooled (Tensor): Spatially averaged hidden units, shape (B, N, d).
+            weight (Tensor): W of every branch, shape (B, C, d).
+
+        Returns:
+            Tensor: The normalised responses, shape (B, N, C), fp32.
+        """
+        with torch.autocast(pooled.device.type, enabled=False):
+            return normalised_responses(pooled.float(), weight.float(), self.weight, self.bias,
+                                        self.running_mean, self.running_rstd())[0]
+
+    @torch.no_grad()
+    def update(self,
+               pooled: torch.Tensor,
+               weight: torch.Tensor,
+               spatial: Optional[dict] = None,
+               sync: bool = False):
+        """Add a batch to the running statistics.
+
+        Args:
+            pooled (Tensor): Spatially averaged hidden units, (B, N, d), fp32.
+            weight (Tensor): W of every branch, (B, C, d), fp32.
+            spatial (dict, optional): ``{b: (y, W_b)}`` for each branch b
+                whose BN runs over N x H x W: its hidden map y (N, d, H*W) and
+                its W (C, d).
+            sync (bool): Use the global batch of all processes.
+        """
+        with torch.autocast(pooled.device.type, enabled=False):
+            z = torch.bmm(pooled, weight.transpose(1, 2))  # (B, N, C) = W h
+            if sync and is_distributed():
+                mean, var = self._global_moments(z, weight, spatial or {})
+            else:
+                var, mean = torch.var_mean(z, dim=1)  # (B, C) each, unbiased
+                for b, (y, w) in (spatial or {}).items():
+                    # over every position: E[z^2] = diag(W E[y y^T] W^T); E[z] is
+                    # the mean over the batch of the spatial means, as above
+                    y = y if y.dtype == torch.float32 else y.float()
+                    count, mean_b = y.size(0) * y.size(2), mean[b]
+                    second = torch.bmm(y, y.transpose(1, 2)).sum(dim=0)  # (d, d) over N x H x W
+                    squares = (torch.mm(w, second) * w).sum(dim=1)  # (C,) sum of z^2
+                    var[b] = squares.addcmul_(mean_b, mean_b, value=-count).div_(count - 1)
+            # 1, 1/2, ..., 1/k (cumulative average of the first k batches), then momentum
+            step = self.num_batches_tracked.add_(self.one).reciprocal().clamp_(min=self.momentum)
+            self.running_mean.lerp_(mean, step)
+            self.running_var.lerp_(var, step)
+
+    @staticmethod
+    def _global_moments(z: torch.Tensor, weight: torch.Tensor, spatial: dict) -> tuple:
+        """Mean and variance of every process's samples (and positions)."""
+        total, squares = z.sum(dim=1), (z * z).sum(dim=1)  # (B, C) each
+        count = z.new_full((z.size(0), 1), z.size(1))  # (B, 1); may differ between processes
+        for b, (y, w) in spatial.items():
+            total[b] = w @ y.sum(dim=(0, 2))
+            squares[b] = ((w @ torch.bmm(y, y.transpose(1, 2)).sum(dim=0)) * w).sum(dim=1)
+            count[b] = y.size(0) * y.size(2)
+        sums = sum_over_processes(torch.cat([total, squares, count], dim=1))
+        total, squares, count = sums.split([z.size(2), z.size(2), 1], dim=1)
+        mean = total / count
+        return mean, (squares - mean * total) / (count - 1).clamp(min=1)  # unbiased
+
+    def extra_repr(self) -> str:
+        num_branches, out_channels = self.weight.shape
+        return (f'num_branches={num_branches}, out_channels={out_channels}, '
+                f'momentum={self.momentum}, eps={self.eps}')
