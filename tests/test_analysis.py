@@ -92,12 +92,13 @@ def test_ba2m_flops_zero_deployed_and_exact_in_training():
     stem = 8 * 8 * 16 * 3
     assert deployed['flops'] == stem and deployed['ba2m_flops'] == 0
     train = get_flops.analyze(model, (8, 8), batch=2, training=True)
-    hw, c, d, g = 64, 16, 4, 4
+    hw, c, d = 64, 16, 4
     expected = (
-        3 * hw * c * d  # f, g, h: one block-diagonal (3d, C) matmul, zeros included
-        + hw * hw * (d + d)  # Q K^T and attn V (scaled_dot_product_attention)
-        + d * c // g  # projection of the pooled vector
-        + 5 * c)  # train-mode BatchNorm1d, mmengine's estimate 5 per element
+        3 * hw * c * d  # f, g, h: one block-diagonal (3d, C) product, zeros included
+        + hw * hw * d  # Q K^T (exact: all hw queries)
+        + hw * d  # mean attention row times V
+        + c * d  # W h of the branch in the fused SAR node (SampleAttention handle)
+        + c * d)  # W h again for the running statistics
     assert train['flops'] - stem == train['ba2m_flops'] == expected
     assert 'aten::scaled_dot_product_attention' not in train['unsupported']
     assert model.training is False  # analyze leaves the model in eval mode

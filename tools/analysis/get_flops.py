@@ -65,6 +65,16 @@ def sdpa_flop_jit(inputs: List, outputs: List) -> int:
     return batch * q[-2] * k[-2] * (q[-1] + v[-1])
 
 
+def sample_attention_flop_jit(inputs: List, outputs: List) -> int:
+    """FlopAnalyzer handle for BA2M's fused SAR node (``SampleAttention``, a
+    Python autograd Function that the tracer cannot look into): the BN-scaled
+    ``W h`` of every branch, ``B * N * C * d`` multiply-adds for pooled hidden
+    units (B, N, d) and weights (B, C, d); the max and mean are not counted."""
+    from mmengine.analysis.jit_handles import get_shape
+    (num_branches, n, hidden), channels = get_shape(inputs[4]), get_shape(inputs[5])[1]
+    return num_branches * n * channels * hidden
+
+
 SDPA_OPS = ('aten::scaled_dot_product_attention', 'aten::_scaled_dot_product_flash_attention',
             'aten::_scaled_dot_product_flash_attention_for_cpu',
             'aten::_scaled_dot_product_efficient_attention')
@@ -72,7 +82,8 @@ SDPA_OPS = ('aten::scaled_dot_product_attention', 'aten::_scaled_dot_product_fla
 NEGLIGIBLE = ('aten::add', 'aten::add_', 'aten::mul', 'aten::mul_', 'aten::div', 'aten::sub',
               'aten::relu', 'aten::relu_', 'aten::sigmoid', 'aten::softmax', 'aten::mean',
               'aten::max', 'aten::max_pool2d', 'aten::bincount', 'aten::exp', 'aten::sum',
-              'aten::numel')
+              'aten::numel', 'aten::rsqrt_', 'aten::var_mean', 'aten::reciprocal', 'aten::lerp_',
+              'aten::clamp')
 
 
 def ba2m_module_paths(model: nn.Module) -> List[str]:
@@ -130,6 +141,7 @@ def analyze(model: nn.Module,
             analyzer = FlopAnalyzer(model, (inputs, ))
             for op in SDPA_OPS:
                 analyzer.set_op_handle(op, sdpa_flop_jit)
+            analyzer.set_op_handle('prim::PythonOp.SampleAttention', sample_attention_flop_jit)
             analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
             analyzer.tracer_warnings('none')
             total = analyzer.total()
