@@ -5,8 +5,12 @@ from every scope), ``BA2MResNet`` in ``mmdet.registry.MODELS`` and
 ``mmpretrain.registry.MODELS`` (whichever are installed), ``BA2MWeightHook`` and
 ``AtomicCheckpointHook`` in mmengine's ``HOOKS``, and the CPU launch helpers
 ``CPUDistributedDataParallel`` (``MODEL_WRAPPERS``) and ``CPUAmpOptimWrapper``
-(``OPTIM_WRAPPERS``).
+(``OPTIM_WRAPPERS``). It also lets mmengine resolve ``_base_ = 'ba2m_mm::ba2m/<config>.py'``
+(see :mod:`ba2m_mm.config_inheritance`).
 """
+from .config_inheritance import register_config_package
 from .version import __version__  # noqa: F401
+
+register_config_package()
 
 from . import engine, models, utils  # noqa: F401,E402  isort:skip

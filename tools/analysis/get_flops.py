@@ -36,6 +36,11 @@ from mmengine.registry import MODELS, init_default_scope
 from mmengine.utils import get_installed_path
 
 REPO = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
+# configs/ of the repository; configs/ba2m/ when this file runs from an installed
+# ba2m_mm/.mim/tools/analysis (setup.py installs configs/ there).
+CONFIG_DIR = osp.join(REPO, 'configs')
+if not osp.exists(osp.join(CONFIG_DIR, 'mask_rcnn_r50_ba2m_2x_coco.py')):
+    CONFIG_DIR = osp.join(REPO, 'configs', 'ba2m')
 DET_SHAPE = (800, 1280)  # (H, W): mmdet's usual "1280x800" FLOPs input
 CLS_SHAPE = (224, 224)
 
@@ -276,11 +281,11 @@ def detector_cfg(name: str, ba2m: bool) -> Tuple[Config, str]:
     upstream, ours = DET_CONFIGS[name]
     if not ba2m:
         return mim_config('mmdet', upstream), f'mmdet::{upstream}'
-    path = osp.join(REPO, 'configs', ours)
+    path = osp.join(CONFIG_DIR, ours)
     if osp.exists(path):
         return Config.fromfile(path), osp.relpath(path, REPO)
     cfg = mim_config('mmdet', upstream)
-    reference = Config.fromfile(osp.join(REPO, 'configs', 'mask_rcnn_r50_ba2m_2x_coco.py'))
+    reference = Config.fromfile(osp.join(CONFIG_DIR, 'mask_rcnn_r50_ba2m_2x_coco.py'))
     depth = cfg.model.backbone.depth
     cfg.model.backbone.update(copy.deepcopy(reference.model.backbone.to_dict()))
     cfg.model.backbone.depth = depth
@@ -402,6 +407,7 @@ def main(argv=None):
         return rows
     if not osp.exists(args.config):
         raise FileNotFoundError(f'config {args.config!r} not found')
+    import ba2m_mm  # noqa: F401  before loading: lets configs inherit 'ba2m_mm::...'
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
