@@ -1,13 +1,16 @@
 """BA2M after chosen stages of any stage-structured backbone (BA2Net, paper Section III-C).
 
-One mechanism for every ``BA2M*`` backbone of ba2m_mm. A ``BA2M<Upstream>`` class is
-``class BA2M<Upstream>(<Adapter>Mixin, <Upstream>)``: the upstream class builds the whole
-network from every upstream argument, then :class:`BA2MStagesMixin` adds BA2M modules and
-applies them with forward hooks. A small adapter says where the stages of that backbone are
-(module paths, output widths, which ones ``frozen_stages`` freezes, and for ``'inside'`` the
-residual blocks); nothing else about the upstream network is re-implemented.
+One mechanism for every ``BA2M*`` backbone of ba2m_mm: a ``BA2M<Upstream>`` class is
+``class BA2M<Upstream>(BA2MStagesMixin, <Upstream>)`` plus a few adapter methods that say
+where the stages of that backbone are (module paths, output widths, which ones
+``frozen_stages`` freezes, and for ``'inside'`` the residual blocks; ResNet and ResNeXt
+share theirs in ``BA2MResNetMixin``). The upstream class builds the whole network from
+every upstream argument, then the mixin adds BA2M modules and applies them with forward
+hooks; nothing else about the upstream network is re-implemented.
 
-Why forward hooks rather than a re-written ``forward`` or a class factory that wraps stages:
+Why forward hooks, rather than a re-written ``forward`` per backbone (a copy of upstream
+code to keep in step with every release) or a class factory that wraps stage modules (it
+renames their parameters, so upstream checkpoints would no longer load):
 
 - Nothing upstream is renamed or re-wrapped: BA2M lives in new attributes (``ba2m{i}``
   next to the stages, ``<block>.ba2m`` inside blocks), so an upstream checkpoint loads with
@@ -17,7 +20,8 @@ Why forward hooks rather than a re-written ``forward`` or a class factory that w
   ``drop_path``, DenseNet's transitions or EfficientNet's stem-as-layer-0 all keep working,
   and a new upstream release does not have to be mirrored here. A hook on a stage module
   replaces its output by ``w_i * F_i(x)`` (Eq. 15): the weighted map feeds the next stage
-  and is the stage output returned for ``out_indices``.
+  and is the stage output returned for ``out_indices`` (a hook a user adds to that stage
+  module later sees the weighted map too).
 - Hooks are plain objects holding their BA2M, so ``copy.deepcopy`` (EMA models) maps them
   to the copied BA2M, and pickling works. A forward pre-hook on the backbone puts back any
   hook whose module was replaced (e.g. norm layers swapped by SyncBN conversion).
@@ -222,7 +226,7 @@ class BA2MStagesMixin:
             warnings.warn(f'{cls}: BA2M of stage(s) {frozen} is frozen with frozen_stages='
                           f'{self.frozen_stages}, i.e. the identity; deselect those stages in '
                           f'ba2m_stages={self.ba2m_stages} to avoid building them.')
-        self._freeze_stages()
+        self._freeze_ba2m()  # the upstream stages freeze when upstream says (init or train)
 
     def _ba2m_residual_blocks(self, index: int) -> List[Tuple[str, nn.Module]]:
         return [(path, block) for path, block in self._ba2m_blocks(index)
@@ -266,14 +270,8 @@ class BA2MStagesMixin:
         cls = type(self).__name__
         where = (f'{cls}: cannot build BA2M for stage {name} ({in_channels} channels) from '
                  f'ba2m_cfg={self.ba2m_cfg!r}')
-        # An explicit reduction is checked here; BA2M checks its own default (and every
-        # other argument) when it is built, and its error is re-raised naming the stage.
-        reduction = self.ba2m_cfg.get('reduction')
-        if isinstance(reduction, int) and not isinstance(reduction, bool) and \
-                reduction > in_channels:
-            raise ValueError(f"{where}: reduction must be <= the {in_channels} channels of "
-                             f"{name}, got {reduction}; lower ba2m_cfg['reduction'] or "
-                             'deselect this stage in ba2m_stages')
+        # BA2M checks its arguments (reduction <= in_channels among them); its error is
+        # re-raised naming the stage.
         cfg = dict(type='BA2M')
         cfg.update(self.ba2m_cfg, in_channels=in_channels, name=name)
         try:
@@ -325,8 +323,11 @@ class BA2MStagesMixin:
     # --- training state ------------------------------------------------------------------
     def _freeze_stages(self):
         super()._freeze_stages()
-        if not hasattr(self, 'ba2m_names'):
-            return  # called by the upstream __init__, before BA2M exists
+        if hasattr(self, 'ba2m_names'):  # not yet when the upstream __init__ calls it
+            self._freeze_ba2m()
+
+    def _freeze_ba2m(self):
+        """The BA2M of frozen stages: eval mode (the identity), no gradients."""
         for i in range(len(self.ba2m_names)):
             if self._ba2m_stage_frozen(i):
                 for ba2m in self.stage_ba2m(i + 1):
