@@ -1,8 +1,9 @@
 """ba2m_mm: the Batch Aware Attention Module (BA2M) for mmdet and mmpretrain.
 
 ``import ba2m_mm`` registers everything: ``BA2M`` in mmengine's root ``MODELS`` (found
-from every scope), ``BA2MResNet`` in ``mmdet.registry.MODELS`` and
-``mmpretrain.registry.MODELS`` (whichever are installed), ``BA2MWeightHook`` and
+from every scope), ``BA2MResNet`` and the other ``BA2M*`` backbones (``BA2MResNeXt``,
+``BA2MMobileNetV2``, ...) in ``mmdet.registry.MODELS`` and ``mmpretrain.registry.MODELS``
+(whichever are installed), ``BA2MWeightHook`` and
 ``AtomicCheckpointHook`` in mmengine's ``HOOKS``, and the CPU launch helpers
 ``CPUDistributedDataParallel`` (``MODEL_WRAPPERS``) and ``CPUAmpOptimWrapper``
 (``OPTIM_WRAPPERS``). It also lets mmengine resolve ``_base_ = 'ba2m_mm::ba2m/<config>.py'``

@@ -143,6 +143,32 @@ def test_get_flops_cli(tmp_path, capsys):
         get_flops.main([path, '--train-batch', '1'])
 
 
+def test_paper_table_variant_rows():
+    """--paper-table rows of Tables X and XII: upstream architectures, BA2M parameters
+    counted from the BA2M modules, the paper's overhead next to ours."""
+    plain = get_flops.build_model(get_flops.resnext_classifier_cfg(50, ba2m=False))
+    assert get_flops.count_params(plain) == (25_028_904, 0)  # mmpretrain: 25.03 M
+    model = get_flops.build_model(get_flops.light_classifier_cfg('MobileNetV2', ba2m=True))
+    assert model.head.fc.out_features == 100 and model.head.fc.in_features == 1280
+    assert model.backbone.ba2m_stages == (False, False, True, True, True, True, True)
+    total, in_ba2m = get_flops.count_params(model)
+    assert in_ba2m == sum(p.numel() for m in model.backbone.ba2m_modules()
+                          for p in m.parameters()) > 0
+    plain = get_flops.build_model(get_flops.light_classifier_cfg('MobileNetV2', ba2m=False))
+    assert total - get_flops.count_params(plain)[0] == in_ba2m
+    row = dict(
+        name='MobileNetV2 + BA2M',
+        shape=(32, 32),
+        params=total,
+        ba2m_params=in_ba2m,
+        eval=dict(flops=7e6),
+        train=dict(flops=7.5e6, ba2m_flops=1e5))
+    line = get_flops.format_paper_table([row]).splitlines()[2]
+    assert line.split()[4:10] == [
+        '2.31', f'{in_ba2m / 1e6:.3f}', '+0.05', '0.007', '0.007', '0.000'
+    ]
+
+
 # --------------------------------------------------------------------------- benchmark
 def test_benchmark_plugins_as_mmdet_configs():
     gcnet = benchmark.build('cls', 'gcnet')

@@ -40,6 +40,10 @@ UPSTREAM = {
     'resnet50_ba2m_8xb32_in1k.py': 'mmpretrain::resnet/resnet50_8xb32_in1k.py',
     'resnet101_ba2m_8xb32_in1k.py': 'mmpretrain::resnet/resnet101_8xb32_in1k.py',
     'resnet50_ba2m_8xb16_cifar100.py': 'mmpretrain::resnet/resnet50_8xb16_cifar100.py',
+    'resnext50_ba2m_8xb32_in1k.py': 'mmpretrain::resnext/resnext50-32x4d_8xb32_in1k.py',
+    'resnext101_ba2m_8xb32_in1k.py': 'mmpretrain::resnext/resnext101-32x4d_8xb32_in1k.py',
+    'faster_rcnn_x101_ba2m_2x_coco.py': 'mmdet::faster_rcnn/faster-rcnn_x101-32x4d_fpn_2x_coco.py',
+    'mobilenet_v2_ba2m_8xb32_in1k.py': 'mmpretrain::mobilenet_v2/mobilenet-v2_8xb32_in1k.py',
 }
 # Changed paths; a trailing '.' means "this key and everything under it".
 EXTRA_DELTA = {
@@ -47,7 +51,10 @@ EXTRA_DELTA = {
     ('model.bbox_head.loss_cls.', 'model.train_cfg.sampler.'),
     'faster_rcnn_r50_ohem_1x_voc0712.py': ('model.train_cfg.rcnn.sampler.type', ),
 }
-DEPTH = {name: 101 if 'r101' in name or 'resnet101' in name else 50 for name in UPSTREAM}
+DEPTH = {
+    name: 101 if any(k in name for k in ('r101', 'x101', 'resnet101', 'resnext101')) else 50
+    for name in UPSTREAM if 'mobilenet' not in name
+}
 
 
 @functools.lru_cache(maxsize=None)
@@ -112,9 +119,6 @@ def test_config_states_only_its_deltas(name, tmp_path):
     cfg = load(name)
     upstream_name = UPSTREAM[name]
     allowed = (BA2M_DELTA if 'ba2m' in name else ()) + EXTRA_DELTA.get(name, ())
-    backbone_type = 'ResNet'
-    if 'ba2m' in name:
-        backbone_type = 'BA2MResNet_CIFAR' if 'cifar' in name else 'BA2MResNet'
     upstream = load_upstream(upstream_name, tmp_path)
     changed = changed_paths(cfg, upstream)
     unexpected = sorted(p for p in changed if not covered(p, allowed))
@@ -122,8 +126,13 @@ def test_config_states_only_its_deltas(name, tmp_path):
     unused = [a for a in allowed if not any(covered(p, (a, )) for p in changed)]
     assert not unused, f'{name} does not change {unused} relative to {upstream_name}'
     assert cfg.default_scope == upstream.default_scope
-    assert cfg.model.backbone.type == backbone_type
-    assert cfg.model.backbone.depth == DEPTH[name]
+    upstream_type = upstream.model.backbone.type
+    expected_type = 'BA2M' + upstream_type if 'ba2m' in name else upstream_type
+    assert cfg.model.backbone.type == expected_type
+    if name in DEPTH:
+        assert cfg.model.backbone.depth == DEPTH[name]
+    else:
+        assert 'depth' not in cfg.model.backbone
     if is_ba2m(cfg):
         assert cfg.custom_imports == CUSTOM_IMPORTS
     else:
@@ -135,7 +144,7 @@ def test_detection_configs_share_the_ba2m_options_of_the_mask_r50_config():
     assert reference.ba2m_stages == (False, True, True, True)
     assert reference.ba2m_cfg == DET_BA2M_CFG
     det = [n for n in CONFIGS if load(n).default_scope == 'mmdet' and is_ba2m(load(n))]
-    assert len(det) == 8
+    assert len(det) == 9
     for name in det:
         cfg = load(name)
         backbone = cfg.model.backbone
@@ -147,12 +156,26 @@ def test_detection_configs_share_the_ba2m_options_of_the_mask_r50_config():
 
 
 @pytest.mark.parametrize('name', [
-    'resnet50_ba2m_8xb32_in1k.py', 'resnet101_ba2m_8xb32_in1k.py', 'resnet50_ba2m_8xb16_cifar100.py'
+    'resnet50_ba2m_8xb32_in1k.py', 'resnet101_ba2m_8xb32_in1k.py',
+    'resnet50_ba2m_8xb16_cifar100.py', 'resnext50_ba2m_8xb32_in1k.py',
+    'resnext101_ba2m_8xb32_in1k.py'
 ])
 def test_classification_configs_put_ba2m_after_all_four_stages(name):
     backbone = load(name).model.backbone
     assert backbone.ba2m_stages == (True, True, True, True)
     assert backbone.ba2m_cfg == CLS_BA2M_CFG
+
+
+def test_mobilenet_v2_config_states_the_thin_stage_default():
+    """BA2M after the stages of at least 32 channels: what BA2MMobileNetV2 selects for
+    ba2m_stages=None, written out in the config."""
+    cfg = load('mobilenet_v2_ba2m_8xb32_in1k.py', import_custom_modules=True)
+    backbone = cfg.model.backbone
+    assert backbone.ba2m_stages == (False, False, True, True, True, True, True)
+    assert backbone.ba2m_cfg == CLS_BA2M_CFG
+    from mmpretrain.registry import MODELS
+    default = MODELS.build(dict(type=backbone.type, widen_factor=backbone.widen_factor))
+    assert default.ba2m_stages == backbone.ba2m_stages
 
 
 def test_coco_schedules_follow_the_paper():
@@ -304,7 +327,10 @@ def detection_num_classes(cfg):
 
 @pytest.mark.parametrize('name,size', [('resnet50_ba2m_8xb32_in1k.py', 64),
                                        ('resnet101_ba2m_8xb32_in1k.py', 64),
-                                       ('resnet50_ba2m_8xb16_cifar100.py', 32)])
+                                       ('resnet50_ba2m_8xb16_cifar100.py', 32),
+                                       ('resnext50_ba2m_8xb32_in1k.py', 64),
+                                       ('resnext101_ba2m_8xb32_in1k.py', 64),
+                                       ('mobilenet_v2_ba2m_8xb32_in1k.py', 64)])
 def test_classification_config_trains_and_predicts(name, size):
     cfg = load(name, import_custom_modules=True)
     model = build(cfg)

@@ -196,6 +196,14 @@ def test_strip_rejects_a_plain_config():
         strip_tool.strip_config(Config.fromfile(PLAIN_CONFIG))
 
 
+def test_strip_config_of_a_resnext_detector():
+    cfg = strip_tool.strip_config(
+        Config.fromfile(osp.join(REPO, 'configs', 'faster_rcnn_x101_ba2m_2x_coco.py')))
+    assert cfg.model.backbone.type == 'ResNeXt' and cfg.model.backbone.groups == 32
+    assert not any(k.startswith('ba2m') for k in cfg.model.backbone)
+    assert 'ba2m_mm' not in str(cfg.get('custom_imports', ''))
+
+
 def test_strip_state_dict_matches_only_ba2m_keys():
     state = {
         k: torch.zeros(1)

@@ -1,13 +1,13 @@
 """Export a BA2M detector for deployment without ba2m_mm.
 
 BA2M is the identity at inference (paper Section III-D), so a trained
-``BA2MResNet`` detector predicts exactly what the same network with plain
-mmdet ``ResNet`` predicts. This tool writes
+``BA2MResNet`` (``BA2MResNeXt``) detector predicts exactly what the same network
+with plain mmdet ``ResNet`` (``ResNeXt``) predicts. This tool writes
 
 - ``OUT``: the checkpoint without BA2M parameters/buffers (keys
   ``backbone.ba2m{i}.*`` and ``backbone.layer{i}.{j}.ba2m.*``), with only
   ``meta`` and ``state_dict`` kept (optimizer state refers to BA2M parameters);
-- ``OUT`` with ``.py``: the config with ``type='ResNet'``, the ``ba2m_*``
+- ``OUT`` with ``.py``: the config with ``type='ResNet'`` (``'ResNeXt'``), the ``ba2m_*``
   arguments and ``custom_imports`` of ba2m_mm and BA2M hooks removed,
 
 and (unless ``--no-verify``) builds the plain model from the written config and
@@ -30,7 +30,7 @@ from mmengine.config import Config
 # Naming contract of BA2MResNet: 'between' -> backbone.ba2m{i}.*,
 # 'inside' -> backbone.layer{i}.{j}.ba2m.* (optionally behind a wrapper prefix).
 BA2M_KEY = re.compile(r'(^|\.)backbone\.(ba2m\d+|layer\d+\.\d+\.ba2m)\.')
-BA2M_BACKBONES = ('BA2MResNet', )
+BA2M_BACKBONES = ('BA2MResNet', 'BA2MResNeXt')  # mmdet's; same key naming
 BA2M_ARGS = ('ba2m_stages', 'ba2m_cfg', 'ba2m_position')
 PACKAGE = 'ba2m_mm'
 
@@ -77,10 +77,11 @@ def _without_package(imports):
 
 
 def strip_config(cfg: Config) -> Config:
-    """Config of the same detector with plain mmdet ResNet and no ba2m_mm.
+    """Config of the same detector with plain mmdet ResNet (ResNeXt) and no ba2m_mm.
 
     Args:
-        cfg (Config): Config whose ``model.backbone`` is a ``BA2MResNet``.
+        cfg (Config): Config whose ``model.backbone`` is a ``BA2MResNet`` or
+            ``BA2MResNeXt``.
 
     Returns:
         Config: A new, fully merged config (no ``_base_``).
@@ -93,7 +94,7 @@ def strip_config(cfg: Config) -> Config:
     if backbone.get('type') not in BA2M_BACKBONES:
         raise ValueError(f'strip_ba2m: model.backbone.type must be one of {BA2M_BACKBONES}, '
                          f'got {backbone.get("type")!r}; nothing to strip')
-    backbone.type = 'ResNet'
+    backbone.type = backbone.type[len('BA2M'):]  # the upstream class, e.g. 'ResNeXt'
     for arg in BA2M_ARGS:
         backbone.pop(arg, None)
     if 'custom_imports' in cfg:

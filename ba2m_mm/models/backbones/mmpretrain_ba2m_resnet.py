@@ -6,6 +6,16 @@ from mmpretrain.registry import MODELS
 from .ba2m_resnet_mixin import BA2MResNetMixin
 
 
+def between_ba2m_as_last_block(backbone, param_name: str, prefix: str = '') -> str:
+    """``{prefix}ba2m{i}.*`` -> a parameter name of the last block of stage i,
+    for mmpretrain's ResNet ``get_layer_depth``; other names unchanged."""
+    if param_name.startswith(f'{prefix}ba2m'):
+        stage = int(param_name[len(prefix) + 4:].split('.')[0])
+        last_block = backbone.stage_blocks[stage - 1] - 1
+        param_name = f'{prefix}layer{stage}.{last_block}.ba2m'
+    return param_name
+
+
 @MODELS.register_module()
 class BA2MResNet(BA2MResNetMixin, ResNet):
     """mmpretrain ResNet with Batch Aware Attention Modules (BA2Net).
@@ -56,11 +66,7 @@ class BA2MResNet(BA2MResNetMixin, ResNet):
     def get_layer_depth(self, param_name: str, prefix: str = ''):
         """Layer id for layer-wise learning-rate decay; a BA2M between stages
         counts as the last block of the stage before it."""
-        if param_name.startswith(f'{prefix}ba2m'):
-            stage = int(param_name[len(prefix) + 4:].split('.')[0])
-            last_block = self.stage_blocks[stage - 1] - 1
-            param_name = f'{prefix}layer{stage}.{last_block}.ba2m'
-        return super().get_layer_depth(param_name, prefix)
+        return super().get_layer_depth(between_ba2m_as_last_block(self, param_name, prefix), prefix)
 
 
 @MODELS.register_module()

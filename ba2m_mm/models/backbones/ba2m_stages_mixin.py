@@ -1,0 +1,371 @@
+"""BA2M after chosen stages of any stage-structured backbone (BA2Net, paper Section III-C).
+
+One mechanism for every ``BA2M*`` backbone of ba2m_mm: a ``BA2M<Upstream>`` class is
+``class BA2M<Upstream>(BA2MStagesMixin, <Upstream>)`` plus a few adapter methods that say
+where the stages of that backbone are (module paths, output widths, which ones
+``frozen_stages`` freezes, and for ``'inside'`` the residual blocks; ResNet and ResNeXt
+share theirs in ``BA2MResNetMixin``). The upstream class builds the whole network from
+every upstream argument, then the mixin adds BA2M modules and applies them with forward
+hooks; nothing else about the upstream network is re-implemented.
+
+Why forward hooks, rather than a re-written ``forward`` per backbone (a copy of upstream
+code to keep in step with every release) or a class factory that wraps stage modules (it
+renames their parameters, so upstream checkpoints would no longer load):
+
+- Nothing upstream is renamed or re-wrapped: BA2M lives in new attributes (``ba2m{i}``
+  next to the stages, ``<block>.ba2m`` inside blocks), so an upstream checkpoint loads with
+  only BA2M's keys missing, and with BA2M off the module tree and ``state_dict`` (keys and
+  their order) are exactly upstream's.
+- The upstream ``forward`` runs unchanged, so its stem, ``out_indices``, ``with_cp``,
+  ``drop_path``, DenseNet's transitions or EfficientNet's stem-as-layer-0 all keep working,
+  and a new upstream release does not have to be mirrored here. A hook on a stage module
+  replaces its output by ``w_i * F_i(x)`` (Eq. 15): the weighted map feeds the next stage
+  and is the stage output returned for ``out_indices`` (a hook a user adds to that stage
+  module later sees the weighted map too).
+- Hooks are plain objects holding their BA2M, so ``copy.deepcopy`` (EMA models) maps them
+  to the copied BA2M, and pickling works. A forward pre-hook on the backbone puts back any
+  hook whose module was replaced (e.g. norm layers swapped by SyncBN conversion).
+
+A backbone whose stage loop we already own (``BA2MResNet``) may apply its between-stage
+BA2M in its own ``forward`` (``ba2m_between_by_hook = False``); everything else (building,
+naming, checks, freezing, ``norm_eval``, initialisation, ``'inside'``) is shared.
+"""
+import copy
+import logging
+import warnings
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+from mmengine.logging import print_log
+from mmengine.model.weight_init import PretrainedInit
+from mmengine.registry import MODELS
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from ..layers import BA2M  # noqa: F401  registers 'BA2M' in MODELS
+
+BA2M_POSITIONS = ('between', 'inside')
+# Thin-stage policy: ``ba2m_stages=None`` skips stages narrower than this (the paper's R).
+PAPER_REDUCTION = 32
+
+
+class StageBA2MHook:
+    """Forward hook on a stage module: its output ``F_i(x)`` becomes
+    ``w_i * F_i(x)`` (Eq. 15, BA2M between stages, Fig. 4d).
+
+    Args:
+        ba2m (nn.Module): The BA2M after the stage.
+    """
+
+    def __init__(self, ba2m: nn.Module):
+        self.ba2m = ba2m
+
+    def __call__(self, stage: nn.Module, args, out: torch.Tensor) -> torch.Tensor:
+        return self.ba2m(out)  # (N, C_i, H_i, W_i), w_i * F_i(x)
+
+
+class ResidualBA2MHook:
+    """Forward hook on the last module of a residual branch (e.g. ``norm3`` of
+    a ResNet Bottleneck, ``conv`` of a MobileNetV2 InvertedResidual): the
+    branch output is weighted before the identity is added (Fig. 4c).
+
+    Args:
+        ba2m (nn.Module): The BA2M of the block.
+    """
+
+    def __init__(self, ba2m: nn.Module):
+        self.ba2m = ba2m
+
+    def __call__(self, module: nn.Module, args, out: torch.Tensor) -> torch.Tensor:
+        return self.ba2m(out)  # (N, C, H, W), w_i * residual_i
+
+
+def _attach_ba2m_hooks(backbone: nn.Module, args) -> None:
+    """Forward pre-hook of the backbone (module level, so it deep-copies and pickles)."""
+    backbone.attach_ba2m_hooks()
+
+
+def _is_pretrained(init_cfg) -> bool:
+    """Whether ``init_cfg`` loads a checkpoint (as mmengine's BaseModule decides)."""
+    cfgs = init_cfg if isinstance(init_cfg, (list, tuple)) else [init_cfg]
+    return any(
+        isinstance(c, dict) and (c.get('type') == 'Pretrained' or c.get('type') is PretrainedInit)
+        for c in cfgs)
+
+
+class BA2MStagesMixin:
+    """BA2M after (or inside) chosen stages of a backbone, library independent.
+
+    Adds three arguments to an upstream backbone; all upstream arguments pass
+    through unchanged.
+
+    Args:
+        ba2m_stages (Sequence[bool], optional): Stages that get BA2M, one bool
+            per stage (see the subclass for what its stages are). Defaults to
+            None: every stage, except stages narrower than the paper's
+            R = 32 channels in backbones that have such thin stages (and, for
+            ``'inside'``, stages without a residual block); the skipped stages
+            are logged.
+        ba2m_cfg (dict, optional): Keyword arguments of :class:`BA2M`
+            (``reduction``, ``branches``, ``normalize``, ``sync``, ``gsa_*``);
+            ``in_channels`` and ``name`` are set per stage. ``type`` defaults
+            to ``'BA2M'`` (mmengine's root ``MODELS``). Defaults to None
+            (BA2M defaults, reduction 32).
+        ba2m_position (str): ``'between'``: one BA2M after each selected stage
+            (Eq. 15, Fig. 4d), modules ``ba2m{i}`` (i = 1-based stage). The
+            weighted output feeds the next stage and is the stage output
+            returned for ``out_indices``. ``'inside'``: one BA2M on the
+            residual branch of every residual block of the selected stages,
+            before the addition (Fig. 4c), modules ``<block>.ba2m``; only
+            where the backbone has residual blocks. Defaults to ``'between'``
+            (the paper's choice, Table VII).
+
+    ``reduction`` larger than a selected stage's (or block's) channels is a
+    ``ValueError`` naming the stage. ``frozen_stages``: the BA2M of a frozen
+    stage is frozen with it (``requires_grad=False``, eval mode, hence the
+    identity); a warning says so at construction. ``norm_eval``: the
+    BatchNorm layers of BA2M are new, never pretrained, and BA2M is the
+    identity at inference, so there are no inference statistics to protect;
+    ``norm_eval=True`` therefore puts the backbone's own BN layers in eval
+    mode as upstream does but keeps the BN layers of active BA2M modules in
+    train mode. ``init_weights``: BA2M gets its own initialisation
+    (``BA2M.init_weights``) whatever the upstream initialisation does to the
+    other modules; a ``Pretrained`` checkpoint that holds BA2M weights loads
+    them.
+    """
+
+    # --- adapter interface, per backbone -------------------------------------------------
+    # Apply 'between' BA2M with a hook on each stage module (False: the subclass's forward
+    # applies them, see BA2MResNetMixin).
+    ba2m_between_by_hook = True
+    # Whether 'inside' (Fig. 4c) is offered, i.e. the blocks are residual blocks.
+    ba2m_inside_supported = False
+    # Thin-stage policy of ba2m_stages=None: only stages at least this wide (0: all).
+    ba2m_default_min_channels = 0
+
+    def _ba2m_stage_paths(self) -> List[str]:
+        """Module path of each stage, relative to the backbone; the output of
+        that module is the stage output that BA2M weights."""
+        raise NotImplementedError
+
+    def _ba2m_stage_out_channels(self, index: int) -> int:
+        """Channels of the output of stage ``index`` (0-based)."""
+        raise NotImplementedError
+
+    def _ba2m_stage_frozen(self, index: int) -> bool:
+        """Whether upstream ``frozen_stages`` freezes stage ``index`` (0-based)."""
+        return index < getattr(self, 'frozen_stages', -1)
+
+    def _ba2m_blocks(self, index: int) -> List[Tuple[str, nn.Module]]:
+        """(path, block) of every block of stage ``index`` (0-based)."""
+        raise NotImplementedError
+
+    def _ba2m_residual_branch_end(self, block: nn.Module) -> Optional[str]:
+        """Attribute of ``block`` whose output is the residual branch right
+        before the identity is added; None if the block has no identity
+        shortcut."""
+        return None
+
+    def _ba2m_block_out_channels(self, block: nn.Module) -> int:
+        """Channels of the residual branch of ``block``."""
+        raise NotImplementedError
+
+    # --- construction --------------------------------------------------------------------
+    def __init__(self,
+                 *args,
+                 ba2m_stages: Optional[Sequence[bool]] = None,
+                 ba2m_cfg: Optional[dict] = None,
+                 ba2m_position: str = 'between',
+                 **kwargs):
+        cls = type(self).__name__
+        if ba2m_position not in BA2M_POSITIONS:
+            raise ValueError(f'{cls}: ba2m_position must be one of {BA2M_POSITIONS}, '
+                             f'got {ba2m_position!r}')
+        if ba2m_position == 'inside' and not self.ba2m_inside_supported:
+            raise ValueError(f"{cls}: ba2m_position='inside' (BA2M on the residual branch, "
+                             'Fig. 4c) needs residual blocks with an identity shortcut, which '
+                             f"this backbone does not have; use ba2m_position='between'")
+        if ba2m_cfg is None:
+            ba2m_cfg = dict()
+        if not isinstance(ba2m_cfg, dict):
+            raise ValueError(f'{cls}: ba2m_cfg must be a dict of BA2M arguments or None, '
+                             f'got {ba2m_cfg!r}')
+        reserved = sorted({'in_channels', 'name'} & set(ba2m_cfg))
+        if reserved:
+            raise ValueError(f'{cls}: ba2m_cfg must not set {reserved}; the backbone sets them '
+                             f'per stage. Got ba2m_cfg={ba2m_cfg!r}')
+        super().__init__(*args, **kwargs)
+        self.ba2m_cfg = copy.deepcopy(dict(ba2m_cfg))
+        self.ba2m_position = ba2m_position
+        paths = self._ba2m_stage_paths()
+        self.ba2m_stages = self._check_ba2m_stages(ba2m_stages, paths)
+        # Name of the BA2M after each stage ('between'), None where there is none.
+        self.ba2m_names: List[Optional[str]] = [None] * len(paths)
+        for i, path in enumerate(paths):
+            if not self.ba2m_stages[i]:
+                continue
+            if ba2m_position == 'between':
+                self.ba2m_names[i] = f'ba2m{i + 1}'
+                self.add_module(self.ba2m_names[i],
+                                self._build_ba2m(self._ba2m_stage_out_channels(i), path))
+                continue
+            blocks = self._ba2m_residual_blocks(i)
+            if not blocks:
+                raise ValueError(
+                    f"{cls}: ba2m_position='inside' puts BA2M on residual branches (Fig. 4c), "
+                    f'but stage {path} has no block with an identity shortcut; deselect it in '
+                    f'ba2m_stages={self.ba2m_stages}')
+            for block_path, block in blocks:
+                block.ba2m = self._build_ba2m(self._ba2m_block_out_channels(block), block_path)
+        self.attach_ba2m_hooks()
+        self.register_forward_pre_hook(_attach_ba2m_hooks)
+        frozen = [
+            i + 1 for i in range(len(paths)) if self.ba2m_stages[i] and self._ba2m_stage_frozen(i)
+        ]
+        if frozen:
+            warnings.warn(f'{cls}: BA2M of stage(s) {frozen} is frozen with frozen_stages='
+                          f'{self.frozen_stages}, i.e. the identity; deselect those stages in '
+                          f'ba2m_stages={self.ba2m_stages} to avoid building them.')
+        self._freeze_ba2m()  # the upstream stages freeze when upstream says (init or train)
+
+    def _ba2m_residual_blocks(self, index: int) -> List[Tuple[str, nn.Module]]:
+        return [(path, block) for path, block in self._ba2m_blocks(index)
+                if self._ba2m_residual_branch_end(block) is not None]
+
+    def _check_ba2m_stages(self, ba2m_stages, paths: List[str]) -> tuple:
+        cls = type(self).__name__
+        num = len(paths)
+        if ba2m_stages is None:
+            return self._default_ba2m_stages(paths)
+        if (not isinstance(ba2m_stages, (tuple, list)) or len(ba2m_stages) != num
+                or not all(isinstance(s, bool) for s in ba2m_stages)):
+            raise ValueError(f'{cls}: ba2m_stages must be a tuple/list of {num} bools (one per '
+                             f'stage, num_stages={num}: {", ".join(paths)}), got {ba2m_stages!r}')
+        return tuple(ba2m_stages)
+
+    def _default_ba2m_stages(self, paths: List[str]) -> tuple:
+        """Thin-stage policy of ``ba2m_stages=None`` (see the class docs)."""
+        cls = type(self).__name__
+        selected, skipped = [], []
+        for i, path in enumerate(paths):
+            channels = self._ba2m_stage_out_channels(i)
+            if channels < self.ba2m_default_min_channels:
+                skipped.append(f'{path} ({channels} channels < R = {PAPER_REDUCTION})')
+            elif self.ba2m_position == 'inside' and not self._ba2m_residual_blocks(i):
+                skipped.append(f'{path} (no residual block)')
+            else:
+                selected.append(i)
+        stages = tuple(i in selected for i in range(len(paths)))
+        if not selected:
+            raise ValueError(f'{cls}: ba2m_stages=None selects no stage: {", ".join(skipped)}; '
+                             'pass ba2m_stages (and a smaller ba2m_cfg reduction) explicitly')
+        if skipped:
+            print_log(
+                f'{cls}: ba2m_stages=None -> {stages}: no BA2M at {", ".join(skipped)}',
+                logger='current',
+                level=logging.INFO)
+        return stages
+
+    def _build_ba2m(self, in_channels: int, name: str) -> nn.Module:
+        cls = type(self).__name__
+        where = (f'{cls}: cannot build BA2M for stage {name} ({in_channels} channels) from '
+                 f'ba2m_cfg={self.ba2m_cfg!r}')
+        # BA2M checks its arguments (reduction <= in_channels among them); its error is
+        # re-raised naming the stage.
+        cfg = dict(type='BA2M')
+        cfg.update(self.ba2m_cfg, in_channels=in_channels, name=name)
+        try:
+            return MODELS.build(cfg)
+        except (ValueError, TypeError, KeyError) as e:
+            raise type(e)(f'{where}: {e}') from e
+
+    # --- BA2M modules and their hooks ----------------------------------------------------
+    def stage_ba2m(self, stage: int) -> List[nn.Module]:
+        """BA2M modules of stage ``stage`` (1-based), empty if it has none."""
+        if self.ba2m_names[stage - 1] is not None:
+            return [getattr(self, self.ba2m_names[stage - 1])]
+        if self.ba2m_position != 'inside':
+            return []
+        return [block.ba2m for _, block in self._ba2m_blocks(stage - 1) if hasattr(block, 'ba2m')]
+
+    def ba2m_modules(self) -> List[nn.Module]:
+        """Every BA2M of the backbone, stage by stage."""
+        return [m for stage in range(1, len(self.ba2m_names) + 1) for m in self.stage_ba2m(stage)]
+
+    def _ba2m_hook_targets(self) -> List[Tuple[nn.Module, nn.Module, type]]:
+        """(module to hook, its BA2M, hook class) for every hook-applied BA2M."""
+        targets = []
+        for i, path in enumerate(self._ba2m_stage_paths()):
+            if self.ba2m_names[i] is not None and self.ba2m_between_by_hook:
+                targets.append(
+                    (self.get_submodule(path), getattr(self, self.ba2m_names[i]), StageBA2MHook))
+            if self.ba2m_position == 'inside' and self.ba2m_stages[i]:
+                for _, block in self._ba2m_blocks(i):
+                    if hasattr(block, 'ba2m'):
+                        end = getattr(block, self._ba2m_residual_branch_end(block))
+                        targets.append((end, block.ba2m, ResidualBA2MHook))
+        return targets
+
+    def attach_ba2m_hooks(self):
+        """Make sure every hook-applied BA2M hangs on its module, exactly once
+        (cheap; runs before every forward, since e.g. SyncBN conversion
+        replaces norm layers by new modules without hooks)."""
+        if not hasattr(self, 'ba2m_names'):
+            return
+        for module, ba2m, hook_cls in self._ba2m_hook_targets():
+            hooks = module._forward_hooks
+            if any(isinstance(h, hook_cls) and h.ba2m is ba2m for h in hooks.values()):
+                continue
+            for key in [k for k, h in hooks.items() if isinstance(h, hook_cls)]:
+                del hooks[key]  # a stale hook (e.g. of a replaced BA2M)
+            module.register_forward_hook(hook_cls(ba2m))
+
+    # --- training state ------------------------------------------------------------------
+    def _freeze_stages(self):
+        super()._freeze_stages()
+        if hasattr(self, 'ba2m_names'):  # not yet when the upstream __init__ calls it
+            self._freeze_ba2m()
+
+    def _freeze_ba2m(self):
+        """The BA2M of frozen stages: eval mode (the identity), no gradients."""
+        for i in range(len(self.ba2m_names)):
+            if self._ba2m_stage_frozen(i):
+                for ba2m in self.stage_ba2m(i + 1):
+                    ba2m.eval()
+                    for param in ba2m.parameters():
+                        param.requires_grad = False
+
+    def train(self, mode: bool = True):
+        """Upstream ``train`` (frozen stages, ``norm_eval``), then the BN
+        layers of active BA2M modules back in train mode (see class doc)."""
+        super().train(mode)
+        if mode and getattr(self, 'norm_eval', False):
+            for i in range(len(self.ba2m_names)):
+                if self._ba2m_stage_frozen(i):
+                    continue
+                for ba2m in self.stage_ba2m(i + 1):
+                    for m in ba2m.modules():
+                        if isinstance(m, _BatchNorm):
+                            m.train()
+        return self
+
+    def init_weights(self):
+        """Upstream initialisation, with BA2M's own initialisation kept.
+
+        Upstream ``init_cfg`` layer initialisers (e.g. Kaiming on every
+        ``Conv2d``) and upstream ``init_weights`` loops (ShuffleNetV2's) reach
+        BA2M's layers too, while ``BA2M.init_weights`` is not reached at all
+        below plain ``nn.Sequential`` stages. So BA2M is initialised first,
+        and its intended values are put back after the upstream
+        initialisation unless a ``Pretrained`` checkpoint was loaded (which
+        then provides the BA2M weights it holds).
+        """
+        ba2ms = self.ba2m_modules()
+        for m in ba2ms:
+            if hasattr(m, 'init_weights') and not getattr(m, 'is_init', False):
+                m.init_weights()
+        intended = [copy.deepcopy(m.state_dict()) for m in ba2ms]
+        super().init_weights()
+        if not _is_pretrained(self.init_cfg):
+            for m, state in zip(ba2ms, intended):
+                m.load_state_dict(state)
