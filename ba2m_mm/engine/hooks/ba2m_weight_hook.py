@@ -70,6 +70,10 @@ class BA2MWeightHook(Hook):
       ``tools/analysis/plot_ba2m_weights.py`` plots;
     - the runner's logger, one line per BA2M.
 
+    It also runs :meth:`BA2M.check_finite` at each logged iteration, which
+    raises the BA2M's clear error for non-finite SARs under ``torch.compile``
+    too (BA2M's own periodic check does not run inside a compiled graph).
+
     ``<name>`` is the module's ``name`` (``'layer2'``, ``'layer2.0'``) or, when
     unnamed, its path in the model. A BA2M that did not run in training mode
     in the logged iteration (frozen stage, batch of one sample) is skipped,
@@ -135,6 +139,7 @@ class BA2MWeightHook(Hook):
                         f'iteration {step} (frozen stage, eval mode or a batch of one sample); '
                         'it is skipped while that lasts.')
                 continue
+            module.check_finite()  # also when the model is compiled (BA2M then skips it)
             stats = ba2m_weight_stats(weights, module.last_branch_share, module.branches)
             scalars.update({f'ba2m/{name}/{key}': value for key, value in stats.items()})
             if self.log_text:
