@@ -191,8 +191,7 @@ def arm_config(arm: str,
     """Config of one demo arm, pointed at ``data_root`` and ``work_dir``.
 
     Validation during training is switched off; the demo evaluates once, after
-    training, through the test loop (same val split, same CocoMetric). BA2M
-    arms get :data:`WEIGHT_HOOK` (``BA2MWeightHook`` every iteration).
+    training, through the test loop (same val split, same CocoMetric).
 
     ``batch_size`` (images per training batch) keeps the budget in images
     seen: the number of epochs stays, and every iteration-based boundary of
@@ -234,16 +233,24 @@ def arm_config(arm: str,
             if 'milestones' in scheduler:
                 scheduler.milestones = [max(1, round(m * factor)) for m in scheduler.milestones]
         cfg.train_dataloader.batch_size = batch_size
-    if str(cfg.model.backbone.type).endswith('BA2MResNet'):
-        hooks = list(cfg.get('custom_hooks', None) or [])
-        if not any(h.get('type') == WEIGHT_HOOK['type'] for h in hooks):
-            hooks.append(dict(WEIGHT_HOOK))
-        cfg.custom_hooks = hooks
     cfg.val_dataloader = cfg.val_evaluator = cfg.val_cfg = None
     cfg.train_cfg.pop('val_interval', None)
     cfg.randomness = dict(seed=seed)
     cfg.work_dir = work_dir
     return cfg
+
+
+def add_weight_hook(cfg: Config) -> bool:
+    """Add :data:`WEIGHT_HOOK` (``BA2MWeightHook`` every iteration) to a config
+    with a BA2M backbone, unless it has one. Returns whether the config has
+    the hook now."""
+    if not str(cfg.model.backbone.type).endswith('BA2MResNet'):
+        return False
+    hooks = list(cfg.get('custom_hooks', None) or [])
+    if not any(h.get('type') == WEIGHT_HOOK['type'] for h in hooks):
+        hooks.append(dict(WEIGHT_HOOK))
+    cfg.custom_hooks = hooks
+    return True
 
 
 def _load_ba2m_scalars():
@@ -296,6 +303,7 @@ def run_arm(arm: str, data_root: str, work_dir: str, **kwargs) -> Dict:
         :func:`weight_spread`) and ``work_dir``.
     """
     cfg = arm_config(arm, data_root, work_dir, **kwargs)
+    add_weight_hook(cfg)  # the weight spread of the report
     # mmdet's default_runtime names its visualizer 'visualizer', and mmengine
     # returns an existing instance of that name: without a name of its own,
     # every later run of this process would log into the first run's log_dir.
