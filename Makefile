@@ -20,8 +20,11 @@ demo: install
 	$(PY) tools/demo.py
 
 ## The same, plus the plain-ResNet twin under the same budget, side by side.
+## Repeats: make demo-compare SEEDS="0 1 2" BATCH="2 4" (mean +- std per images/batch and arm).
+SEEDS ?=
+BATCH ?=
 demo-compare: install
-	$(PY) tools/demo.py --compare
+	$(PY) tools/demo.py --compare $(if $(strip $(SEEDS)),--seeds $(SEEDS)) $(if $(strip $(BATCH)),--batch-size $(BATCH))
 
 lint: install
 	$(PY) -m flake8 $(LINT_PATHS)

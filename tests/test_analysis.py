@@ -15,6 +15,7 @@ from mmengine.config import Config
 
 from ba2m_mm.models.layers import BA2M
 
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(osp.dirname(__file__), '..', 'tools', 'analysis'))
 import benchmark  # noqa: E402
 import get_flops  # noqa: E402
@@ -234,6 +235,177 @@ def test_benchmark_detection_path(monkeypatch):
     assert set(res['models']) == {'plain', 'ba2m-sampled'}
     assert res['models']['ba2m-sampled']['train_s'] > 0
     assert 'goals' not in benchmark.format_results('det', res)  # ba2m-auto not run
+
+
+def tiny_det_backbone_cfg(name):
+    """The benchmark's detection backbone, narrowed to ResNet-18 width 8."""
+    cfg = REAL_DET_BACKBONE_CFG(name)
+    cfg.update(depth=18, base_channels=8, stem_channels=8)
+    if 'ba2m_cfg' in cfg:
+        cfg['ba2m_cfg']['reduction'] = 4
+    return cfg
+
+
+REAL_DET_BACKBONE_CFG = benchmark.det_backbone_cfg
+
+
+def test_det_backbone_is_the_backbone_of_our_detection_configs():
+    ours = Config.fromfile(osp.join(REPO, 'configs', 'faster_rcnn_r50_ba2m_2x_coco.py'))
+    ours = ours.model.backbone
+    bench = benchmark.det_backbone_cfg('ba2m-auto')
+    for key in ('depth', 'num_stages', 'out_indices', 'frozen_stages', 'norm_eval', 'style',
+                'ba2m_stages'):
+        assert tuple(bench[key]) == tuple(ours[key]) if isinstance(
+            ours[key], (list, tuple)) else bench[key] == ours[key], key
+    for key in ('reduction', 'normalize', 'gsa_mode'):
+        assert bench['ba2m_cfg'][key] == ours.ba2m_cfg[key], key
+    assert benchmark.det_backbone_cfg('plain')['type'] == 'ResNet'
+    with pytest.raises(ValueError, match="det-backbone compares plain and BA2M.*'gcnet'"):
+        benchmark.det_backbone_cfg('gcnet')
+    # The per-device batches: CPU settings unchanged, CUDA at the per-GPU batches.
+    cpu, cuda = torch.device('cpu'), torch.device('cuda')
+    assert benchmark.setting_spec('cls', cpu)['batch'] == 8
+    assert benchmark.setting_spec('cls', cuda)['batch'] == 32
+    assert benchmark.setting_spec('det', cuda)['batch'] == 2
+    assert benchmark.setting_spec('det-backbone', cuda)['shape'] == (800, 1344)
+    assert benchmark.setting_spec('cls', cuda, 4, (64, 64))['batch'] == 4
+
+
+def test_profile_mode_counts_aten_ops_on_cpu(tmp_path, monkeypatch):
+    monkeypatch.setattr(benchmark, 'det_backbone_cfg', tiny_det_backbone_cfg)
+    spec = dict(batch=2, shape=(64, 64))
+    res = benchmark.run_profile(
+        'det-backbone', ['plain', 'ba2m-auto'],
+        steps=2,
+        warmup=1,
+        device=torch.device('cpu'),
+        spec=spec,
+        out_dir=str(tmp_path))
+    plain, ba2m = res['models']['plain'], res['models']['ba2m-auto']
+    # After a warm-up every profiled step dispatches the same ops: a whole number per step.
+    assert plain['aten_ops'] == int(plain['aten_ops']) > 100
+    assert ba2m['aten_ops'] == int(ba2m['aten_ops'])
+    assert ba2m['aten_ops'] > plain['aten_ops'] + 3 * 50  # 3 BA2M modules (stages 2-4)
+    assert plain['cpu_ms'] > 0
+    for key in ('kernel_launches', 'gpu_kernel_ms', 'launch_events'):
+        assert plain[key] is None and ba2m[key] is None  # no CUDA
+    table = benchmark.format_profile_steps({'det-backbone': res})
+    assert '| kernel launches | n/a | n/a | n/a |' in table
+    assert f'| aten ops | {plain["aten_ops"]:,.0f} | {ba2m["aten_ops"]:,.0f} | ' in table
+    assert 'gradients accumulate, no optimizer step' in table
+    assert (tmp_path / 'profile_det-backbone_ba2m-auto.txt').read_text().count('aten::') > 10
+
+
+def test_profile_counts_on_cuda_events():
+    from types import SimpleNamespace
+
+    from torch.autograd import DeviceType
+
+    def event(key, count, device=DeviceType.CPU, device_us=0.0, cpu_us=0.0):
+        return SimpleNamespace(
+            key=key,
+            count=count,
+            device_type=device,
+            self_device_time_total=device_us,
+            self_cpu_time_total=cpu_us,
+            is_user_annotation=False)
+
+    # Two steps: what kineto gives, with each kernel also attached to its aten op.
+    events = [
+        event('aten::conv2d', 4, cpu_us=100.0),
+        event('aten::cudnn_convolution', 4, device_us=3000.0, cpu_us=200.0),
+        event('cudaLaunchKernel', 6, cpu_us=30.0),
+        event('cuLaunchKernel', 2, cpu_us=10.0),
+        event('cudaMemcpyAsync', 1, cpu_us=5.0),
+        event('sm90_xmma_fprop_kernel', 8, DeviceType.CUDA, device_us=3000.0),
+        event('Memcpy HtoD (Pageable -> Device)', 1, DeviceType.CUDA, device_us=40.0),
+    ]
+    out = benchmark.profile_counts(events, steps=2, cuda=True)
+    assert out['aten_ops'] == 4
+    assert out['kernel_launches'] == 4
+    assert out['launch_events'] == {'cudaLaunchKernel': 3, 'cuLaunchKernel': 1}
+    assert out['kernels'] == 4
+    assert out['gpu_kernel_ms'] == pytest.approx(1.5)
+    assert out['gpu_memcpy_memset_ms'] == pytest.approx(0.02)
+    assert out['gpu_all_events_ms'] == pytest.approx(3.02)  # the kernel counted twice
+    assert out['cpu_ms'] == pytest.approx(0.1725)
+    cpu = benchmark.profile_counts(events, steps=2, cuda=False)
+    assert cpu['aten_ops'] == 4 and cpu['kernel_launches'] is None
+
+
+def test_benchmark_cuda_without_mmcv_ops(monkeypatch, capsys):
+    """A bare CUDA machine (mmcv-lite, no mmdet): backbone and mmpretrain settings only."""
+    import argparse
+    monkeypatch.setattr(benchmark, 'mmdet_stack', lambda device:
+                        (False, False, 'mmcv has no compiled ops (mmcv-lite?)'))
+    cuda = torch.device('cuda')
+    args = argparse.Namespace(settings=None, models=None, profile=False)
+    settings, models = benchmark.resolve_settings(args, cuda)
+    assert settings == ['cls', 'det-backbone']
+    assert 'gcnet' not in models['cls'] and 'ba2m-auto' in models['cls']
+    assert models['det-backbone'] == ['plain', 'ba2m-auto']
+    out = capsys.readouterr().out
+    assert 'det left out: mmcv has no compiled ops' in out
+    args = argparse.Namespace(settings=['det'], models=None, profile=False)
+    with pytest.raises(SystemExit, match='--settings det on cuda.*FORCE_CUDA=1'):
+        benchmark.resolve_settings(args, cuda)
+    args = argparse.Namespace(settings=['cls'], models=['plain', 'gcnet'], profile=False)
+    with pytest.raises(SystemExit, match=r"--models \['gcnet'\]: mmdet ResNet plugins"):
+        benchmark.resolve_settings(args, cuda)
+    # With mmcv's CUDA ops: det runs in fp32; with --amp it is left out (RoIAlign has no bf16).
+    monkeypatch.setattr(benchmark, 'mmdet_stack', lambda device: (True, True, 'ops with CUDA'))
+    args = argparse.Namespace(settings=None, models=None, profile=False, amp=False)
+    assert benchmark.resolve_settings(args, cuda)[0] == ['cls', 'det-backbone', 'det']
+    args.amp = True
+    assert benchmark.resolve_settings(args, cuda)[0] == ['cls', 'det-backbone']
+    args.settings = ['det']
+    with pytest.raises(SystemExit, match='--amp with --settings det on cuda'):
+        benchmark.resolve_settings(args, cuda)
+    args = argparse.Namespace(settings=None, models=None, profile=True)
+    settings, models = benchmark.resolve_settings(args, cuda)
+    assert settings == ['det-backbone', 'cls'] and models['cls'] == ['plain', 'ba2m-auto']
+    # The CPU defaults are unchanged.
+    args = argparse.Namespace(settings=None, models=None, profile=False)
+    settings, models = benchmark.resolve_settings(args, torch.device('cpu'))
+    assert settings == ['cls', 'det'] and models['cls'] == list(benchmark.MODELS_ALL)
+
+
+def test_benchmark_arguments_and_amp_wrappers():
+    from ba2m_mm.utils import CPUAmpOptimWrapper
+    args = benchmark.parse_args(['--profile', '--settings', 'det-backbone', '--shape', '64', '96'])
+    assert args.profile and args.shape == [64, 96] and not args.amp
+    for argv, message in ((['--batch-size', '1'], '--batch-size must be >= 2'),
+                          (['--shape', '16', '64'], '--shape H W must be >= 32'),
+                          (['--profile', '--profile-branches'],
+                           'two different modes'), (['--device',
+                                                     'tpu'], '--device must be cpu or cuda')):
+        with pytest.raises(SystemExit):
+            benchmark.parse_args(argv)
+    if not torch.cuda.is_available():
+        with pytest.raises(SystemExit):
+            benchmark.parse_args(['--device', 'cuda'])
+    params = [nn.Parameter(torch.zeros(2))]
+    cpu = torch.device('cpu')
+    wrapper = benchmark.make_optim_wrapper('det', params, cpu, amp=True)
+    assert isinstance(wrapper, CPUAmpOptimWrapper)
+    assert wrapper.autocast_scope == ('backbone', 'neck')
+    assert benchmark.make_optim_wrapper('cls', params, cpu, amp=True).autocast_scope is None
+    assert type(benchmark.make_optim_wrapper('cls', params, cpu)).__name__ == 'OptimWrapper'
+    with pytest.raises(ValueError, match='RoIAlign has no bfloat16 kernel'):
+        benchmark.make_optim_wrapper('det', params, torch.device('cuda'), amp=True)
+
+
+def test_benchmark_det_backbone_amp_step(monkeypatch):
+    monkeypatch.setattr(benchmark, 'det_backbone_cfg', tiny_det_backbone_cfg)
+    c = benchmark.Candidate('det-backbone', 'ba2m-auto', torch.device('cpu'), 2, (64, 64), amp=True)
+    before = [p.detach().clone() for p in c.model.parameters() if p.requires_grad]
+    c.train_step()
+    after = [p for p in c.model.parameters() if p.requires_grad]
+    assert any(not torch.equal(b, a) for b, a in zip(before, after))  # the SGD step ran
+    assert all(p.grad is None for p in after)  # zero_grad(set_to_none)
+    weights = [m.last_weights for m in c.model.modules() if isinstance(m, BA2M)]
+    assert len(weights) == 3 and all(w.dtype == torch.float32 and w.numel() == 2 for w in weights)
+    c.infer_step()
 
 
 def test_peak_rss_sees_an_allocation():
