@@ -10,9 +10,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ba2m_mm.models.layers import (BA2M, GlobalSpatialAttention, SampleAttention, batch_weights,
-                                   normalised_responses)
+from ba2m_mm.models.layers import BA2M, GlobalSpatialAttention, SampleAttention, batch_weights
 from ba2m_mm.models.layers import global_spatial as global_spatial_module
+from ba2m_mm.models.layers import normalised_responses
 
 
 def make_ba2m(channels=32, reduction=4, **kwargs):
@@ -76,7 +76,8 @@ def test_fused_sample_attention_equals_autograd_reference():
     torch.manual_seed(0)
     num_branches, n, channels, hidden = 3, 4, 16, 4
     kw = dict(dtype=torch.float64)
-    gamma, beta = torch.randn(num_branches, channels, **kw), torch.randn(num_branches, channels, **kw)
+    gamma = torch.randn(num_branches, channels, **kw)
+    beta = torch.randn(num_branches, channels, **kw)
     pooled = torch.randn(num_branches, n, hidden, **kw)
     weight = torch.randn(num_branches, channels, hidden, **kw)
     inputs = [t.requires_grad_() for t in (gamma, beta, pooled, weight)]
@@ -84,8 +85,7 @@ def test_fused_sample_attention_equals_autograd_reference():
     channel_mean = torch.full((channels, ), 1 / channels, **kw)
 
     def fused(gamma, beta, pooled, weight):
-        return SampleAttention.apply(gamma, beta, mean, rstd + 0.5, pooled, weight,
-                                     channel_mean)[0]
+        return SampleAttention.apply(gamma, beta, mean, rstd + 0.5, pooled, weight, channel_mean)[0]
 
     def reference(gamma, beta, pooled, weight):
         responses = normalised_responses(pooled, weight, gamma, beta, mean, rstd + 0.5)[0]
@@ -168,8 +168,11 @@ def expected_params(C, R, groups=None):
     """The formula documented in BA2M's docstring (BN: 2C per branch)."""
     d = C // R
     G = groups or math.gcd(math.gcd(R, d), C)
-    return dict(channel=2 * C * d + d, local=2 * C * d + 9 * d * d + 2 * d,
-                global_=4 * C * d // G + d, bn=2 * C * 3)
+    return dict(
+        channel=2 * C * d + d,
+        local=2 * C * d + 9 * d * d + 2 * d,
+        global_=4 * C * d // G + d,
+        bn=2 * C * 3)
 
 
 @pytest.mark.parametrize('C', [256, 512, 1024, 2048])
@@ -221,8 +224,8 @@ def test_exact_global_spatial_matches_naive_reference():
     with torch.no_grad():
         gsa.query_bias.normal_()
     x = torch.randn(3, 32, 9, 11)
-    torch.testing.assert_close(gsa_pooled(gsa, x), naive_pooled_attention(gsa, x), rtol=1e-5,
-                               atol=1e-6)
+    torch.testing.assert_close(
+        gsa_pooled(gsa, x), naive_pooled_attention(gsa, x), rtol=1e-5, atol=1e-6)
 
 
 def test_explicit_and_fused_attention_kernels_agree(monkeypatch):
@@ -312,7 +315,8 @@ def test_batch_of_one_warns_once_and_is_identity():
     (dict(in_channels=16, reduction=4,
           normalize='sigmoid'), "normalize must be one of .* got 'sigmoid'"),
     (dict(in_channels=16, reduction=4, gsa_mode='fast'), "gsa_mode must be one of .* got 'fast'"),
-    (dict(in_channels=16, reduction=4, momentum=0), r'momentum must be a number in \(0, 1\], got 0'),
+    (dict(in_channels=16, reduction=4,
+          momentum=0), r'momentum must be a number in \(0, 1\], got 0'),
     (dict(in_channels=16, reduction=4,
           finite_check_interval=0), 'finite_check_interval must be an int >= 1, got 0'),
     (dict(in_channels=16, reduction=4,

@@ -74,8 +74,9 @@ def test_local_branch_bn_over_nhw_equals_explicit_computation():
     x = torch.rand(3, 32, 7, 9)
 
     def explicit_map(x):
-        projected = F.linear(x.permute(0, 2, 3, 1), module.local_spatial.g0.weight,
-                             module.local_spatial.g0.bias).permute(0, 3, 1, 2)
+        projected = F.linear(
+            x.permute(0, 2, 3, 1), module.local_spatial.g0.weight,
+            module.local_spatial.g0.bias).permute(0, 3, 1, 2)
         y = F.relu(module.local_spatial.g1(F.relu(projected)))  # (N, d, H, W)
         g2 = module.local_spatial.g2.weight  # (C, d)
         return F.conv2d(y, g2[..., None, None])  # (N, C, H, W)
@@ -85,8 +86,7 @@ def test_local_branch_bn_over_nhw_equals_explicit_computation():
         z = explicit_map(x)
         torch.testing.assert_close(module.bn.running_mean[local], z.mean(dim=(0, 2, 3)))
         torch.testing.assert_close(
-            module.bn.running_var[local], z.var(dim=(0, 2, 3)), rtol=1e-4,
-            atol=1e-5)
+            module.bn.running_var[local], z.var(dim=(0, 2, 3)), rtol=1e-4, atol=1e-5)
         x2 = torch.rand(2, 32, 7, 9)
         gamma, beta = module.bn.weight[local], module.bn.bias[local]
         rstd = module.bn.running_var[local].clamp(min=module.bn.eps).rsqrt()
@@ -111,11 +111,11 @@ def test_batch_branches_use_batch_moments_and_a_cumulative_warm_up():
         if step == 0:
             for b in (0, 2):  # channel, global
                 torch.testing.assert_close(module.bn.running_mean[b], z[b].mean(0))
-                torch.testing.assert_close(module.bn.running_var[b], z[b].var(0), rtol=1e-4,
-                                           atol=1e-5)
+                torch.testing.assert_close(
+                    module.bn.running_var[b], z[b].var(0), rtol=1e-4, atol=1e-5)
     for b in (0, 2):
-        torch.testing.assert_close(
-            module.bn.running_mean[b], torch.stack([r[b].mean(0) for r in raw]).mean(0))
+        torch.testing.assert_close(module.bn.running_mean[b],
+                                   torch.stack([r[b].mean(0) for r in raw]).mean(0))
     assert module.bn.num_batches_tracked == 3
 
 
@@ -143,9 +143,17 @@ def _sync_worker(rank, world_size, init_file, out_dir):
             out = module(x)
             (out * target_all[start:start + sizes[rank]]).sum().backward()
             steps.append(
-                dict(out=out.detach(), grad=x.grad,
-                     param_grads={n: p.grad.clone() for n, p in module.named_parameters()},
-                     buffers={n: b.clone() for n, b in module.named_buffers()}))
+                dict(
+                    out=out.detach(),
+                    grad=x.grad,
+                    param_grads={
+                        n: p.grad.clone()
+                        for n, p in module.named_parameters()
+                    },
+                    buffers={
+                        n: b.clone()
+                        for n, b in module.named_buffers()
+                    }))
         torch.save(steps, os.path.join(out_dir, f'case{case}_rank{rank}.pth'))
     dist.destroy_process_group()
 
@@ -191,5 +199,4 @@ def test_sync_equals_single_process_on_concatenated_batch(sync_results, case):
             # parameter gradients summed over ranks (what DDP averages) equal the single one's
             for name, param in module.named_parameters():
                 torch.testing.assert_close(
-                    sum(r['param_grads'][name] for r in ranks), param.grad, rtol=1e-4,
-                    atol=1e-6)
+                    sum(r['param_grads'][name] for r in ranks), param.grad, rtol=1e-4, atol=1e-6)

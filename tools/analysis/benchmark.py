@@ -576,7 +576,9 @@ def plot(results: Dict, out: str):
 # --------------------------------------------------------------------------- branch profile
 def profile_branches(batch: int = 8, repeats: int = 7, reduction: int = 32) -> List[Dict]:
     """Forward+backward time of each BA2M branch on the ResNet-50 stage shapes
-    (224x224 input), next to the full BA2M and the ResNet stage itself.
+    (224x224 input), next to the full BA2M and the ResNet stage itself. A
+    branch is timed as a BA2M with that branch alone (the branches share one
+    input projection and one SAR node, so they cannot run apart).
 
     Per stage, the items are timed round-robin (``repeats`` rounds after one
     warm-up round) and the median is kept, so a load change hits all alike.
@@ -584,7 +586,6 @@ def profile_branches(batch: int = 8, repeats: int = 7, reduction: int = 32) -> L
     from mmpretrain.models.backbones.resnet import Bottleneck, ResLayer
 
     from ba2m_mm.models.layers import BA2M
-    from ba2m_mm.models.layers.ba2m import BRANCH_MODULES
     stages = [(256, 56, 3, 64), (512, 28, 4, 256), (1024, 14, 6, 512), (2048, 7, 3, 1024)]
     rows = []
 
@@ -606,7 +607,9 @@ def profile_branches(batch: int = 8, repeats: int = 7, reduction: int = 32) -> L
             items[f'ba2m_{mode}'] = (ba2m, x)
             for branch in ba2m.branches:
                 key = branch if branch != 'global' else f'global_{mode}'
-                items.setdefault(key, (getattr(ba2m, BRANCH_MODULES[branch]), x))
+                if key not in items:
+                    alone = BA2M(c, reduction=reduction, branches=(branch, ), gsa_mode=mode)
+                    items[key] = (alone.train(), x)
         times = {key: [] for key in items}
         for r in range(repeats + 1):
             for key, (module, inputs) in items.items():

@@ -50,12 +50,10 @@ class BA2MResNetMixin(BA2MStagesMixin):
 
     ``frozen_stages``: the BA2M of a frozen stage is frozen with it
     (``requires_grad=False``, eval mode, hence the identity); a warning says
-    so at construction. ``norm_eval``: the BatchNorm layers of BA2M are new,
-    never pretrained, and BA2M is the identity at inference, so there are no
-    inference statistics to protect; freezing them at their initial values
-    would leave the branch responses un-normalised. ``norm_eval=True``
-    therefore puts the backbone's own BN layers in eval mode as upstream does
-    but keeps the BN layers of active (non-frozen) BA2M modules in train mode.
+    so at construction. ``norm_eval=True`` puts the backbone's own BN layers in
+    eval mode as upstream does; BA2M's BN (:class:`ResponseNorm`, not a
+    ``_BatchNorm``) keeps updating its running statistics in active stages: it
+    is new, never pretrained, and unused at inference.
     """
 
     ba2m_between_by_hook = False  # applied in forward(), in the stage loop

@@ -40,7 +40,6 @@ import torch.nn as nn
 from mmengine.logging import print_log
 from mmengine.model.weight_init import PretrainedInit
 from mmengine.registry import MODELS
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..layers import BA2M  # noqa: F401  registers 'BA2M' in MODELS
 
@@ -123,12 +122,11 @@ class BA2MStagesMixin:
     ``reduction`` larger than a selected stage's (or block's) channels is a
     ``ValueError`` naming the stage. ``frozen_stages``: the BA2M of a frozen
     stage is frozen with it (``requires_grad=False``, eval mode, hence the
-    identity); a warning says so at construction. ``norm_eval``: the
-    BatchNorm layers of BA2M are new, never pretrained, and BA2M is the
-    identity at inference, so there are no inference statistics to protect;
-    ``norm_eval=True`` therefore puts the backbone's own BN layers in eval
-    mode as upstream does but keeps the BN layers of active BA2M modules in
-    train mode. ``init_weights``: BA2M gets its own initialisation
+    identity); a warning says so at construction. ``norm_eval=True`` puts
+    the backbone's own BN layers in eval mode as upstream does; BA2M's BN
+    (:class:`ResponseNorm`, not a ``_BatchNorm``) keeps updating its running
+    statistics in active stages: it is new, never pretrained, and unused at
+    inference, where BA2M is the identity. ``init_weights``: BA2M gets its own initialisation
     (``BA2M.init_weights``) whatever the upstream initialisation does to the
     other modules; a ``Pretrained`` checkpoint that holds BA2M weights loads
     them.
@@ -334,20 +332,6 @@ class BA2MStagesMixin:
                     ba2m.eval()
                     for param in ba2m.parameters():
                         param.requires_grad = False
-
-    def train(self, mode: bool = True):
-        """Upstream ``train`` (frozen stages, ``norm_eval``), then the BN
-        layers of active BA2M modules back in train mode (see class doc)."""
-        super().train(mode)
-        if mode and getattr(self, 'norm_eval', False):
-            for i in range(len(self.ba2m_names)):
-                if self._ba2m_stage_frozen(i):
-                    continue
-                for ba2m in self.stage_ba2m(i + 1):
-                    for m in ba2m.modules():
-                        if isinstance(m, _BatchNorm):
-                            m.train()
-        return self
 
     def init_weights(self):
         """Upstream initialisation, with BA2M's own initialisation kept.

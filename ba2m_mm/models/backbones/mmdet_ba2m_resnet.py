@@ -31,8 +31,8 @@ class BA2MResNet(BA2MResNetMixin, ResNet):
 
     ``frozen_stages`` freezes a stage's BA2M with the stage (the identity).
     ``norm_eval=True`` (mmdet's default) puts the pretrained BN layers in eval
-    mode but leaves the BN layers of active BA2M modules in train mode: they
-    are new, never used at inference, and frozen initial statistics would
+    mode; the BN of active BA2M modules keeps updating its running statistics:
+    it is new, never used at inference, and frozen initial statistics would
     leave the branch responses un-normalised.
 
     Example:

@@ -40,10 +40,10 @@ class BA2MResNet(BA2MResNetMixin, ResNet):
         **kwargs: Arguments of :class:`mmpretrain.models.backbones.ResNet`.
 
     ``frozen_stages`` freezes a stage's BA2M with the stage (the identity).
-    ``norm_eval=True`` puts the backbone's BN layers in eval mode but leaves
-    the BN layers of active BA2M modules in train mode: they are new, never
-    used at inference, and frozen initial statistics would leave the branch
-    responses un-normalised.
+    ``norm_eval=True`` puts the backbone's BN layers in eval mode; the BN of
+    active BA2M modules keeps updating its running statistics: it is new,
+    never used at inference, and frozen initial statistics would leave the
+    branch responses un-normalised.
 
     Example:
         >>> from ba2m_mm.models.backbones.mmpretrain_ba2m_resnet import BA2MResNet

@@ -223,8 +223,10 @@ class BA2M(BaseModule):
         weight = torch.cat(weights)  # (sum k, C)
         bias = torch.cat([b for branch_biases in biases for b in branch_biases])  # (sum k,)
         projected = F.conv2d(x, weight.view(*weight.shape, 1, 1), bias)
-        parts = iter(projected.view(*projected.shape[:2], -1).split(
-            [k for branch in branches for k in branch.projection_sizes], dim=1))
+        parts = iter(
+            projected.view(*projected.shape[:2],
+                           -1).split([k for branch in branches for k in branch.projection_sizes],
+                                     dim=1))
         return [tuple(next(parts) for _ in branch.projection_sizes) for branch in branches]
 
     def _branch_outputs(self, x: torch.Tensor) -> tuple:
@@ -232,8 +234,9 @@ class BA2M(BaseModule):
         (B, C, d), fp32, and ``{b: (y, W_b)}``: the hidden map (N, d, H*W) and
         W of each branch b whose BN runs over N x H x W."""
         size = x.shape[2:]
-        pooled, weights, maps = zip(*(branch(*projected, size) for branch, projected in zip(
-            self.branch_modules, self.project(x))))
+        pooled, weights, maps = zip(
+            *(branch(*projected, size)
+              for branch, projected in zip(self.branch_modules, self.project(x))))
         with torch.autocast(x.device.type, enabled=False):
             pooled, weight = torch.stack(pooled), torch.stack(weights)
             if pooled.dtype != torch.float32:

@@ -4,7 +4,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
-
 class ChannelAttention(nn.Module):
     """A_C(x) = BN(FC1(ReLU(FC0(GAP(x))))), an SE-style squeeze (Eq. 6).
 

@@ -5,7 +5,6 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-
 GSA_MODES = ('auto', 'exact', 'sampled')
 # Largest H*W that gsa_mode='auto' computes exactly, by where the attention runs.
 # CPU, and fp32 anywhere: the exact kernel's (HW)^2 cost dominates BA2M above ~1k
@@ -14,7 +13,6 @@ GSA_MODES = ('auto', 'exact', 'sampled')
 # 1.28 ms at 16,800 positions x 2 images (stage 2 of 800x1344) and 0.94 ms at
 # 3,136 x 32, so every detection stage from 2 on and every 224^2 stage is exact.
 AUTO_EXACT_MAX_POSITIONS = dict(default=1024, accelerator_half=16800)
-
 
 # Largest M x HW attention matrix per sample computed as an explicit product (fewer
 # operators than the fused kernel; 32 MiB in fp32); SDPA's O(HW)-memory kernel above.
@@ -124,7 +122,9 @@ class GlobalSpatialAttention(nn.Module):
         nn.init.kaiming_normal_(self.proj_weight, mode='fan_in', nonlinearity='relu')
         nn.init.zeros_(self.query_bias)
 
-    def use_exact(self, num_positions: int, dtype: torch.dtype = torch.float32,
+    def use_exact(self,
+                  num_positions: int,
+                  dtype: torch.dtype = torch.float32,
                   device_type: str = 'cpu') -> bool:
         """Whether ``num_positions`` = HW positions are computed exactly, for
         attention inputs of ``dtype`` on a ``device_type`` device."""

@@ -10,12 +10,13 @@ class LocalSpatialAttention(nn.Module):
     A spindle of 1x1 (C -> C/R), 3x3 (C/R -> C/R) and 1x1 (C/R -> C)
     convolutions with ReLU in between; this is exactly the parameter count
     C^2 (9 + 2R) / R^2 of Eq. 16. The 1x1 convolutions g0 and g2 act on the
-    channels of each position and are kept as :class:`~torch.nn.Linear`. BN normalises the C-channel map
-    z = g2(y) over N x H x W, as Eq. 7 writes it; its statistics follow from
-    the mean and the (C/R x C/R) second moment of y over N x H x W (see
-    :class:`ResponseNorm`, shared by the branches), and since g2 and BN are
-    affine, ``GAP(BN(g2(y))) == BN(g2(GAP(y)))``: the C-channel map never
-    exists. g0 is applied by :class:`BA2M` together with the other branches'
+    channels of each position and are kept as :class:`~torch.nn.Linear`. BN
+    normalises the C-channel map z = g2(y) over N x H x W, as Eq. 7 writes
+    it; its statistics follow from the mean and the (C/R x C/R) second moment
+    of y over N x H x W (see :class:`ResponseNorm`, shared by the branches),
+    and since g2 and BN are affine, ``GAP(BN(g2(y))) == BN(g2(GAP(y)))``: the
+    C-channel map never exists. g0 is applied by :class:`BA2M` together with
+    the other branches'
     first layers (see :meth:`projection`).
 
     Args:

@@ -72,8 +72,9 @@ class ResponseNorm(nn.Module):
         self.register_buffer('running_var', torch.ones(num_branches, out_channels))
         self.register_buffer('num_batches_tracked', torch.zeros(()))
         self.register_buffer('one', torch.ones(()), persistent=False)
-        self.register_buffer('channel_mean', torch.full((out_channels, ), 1 / out_channels),
-                             persistent=False)  # mean over C as a product
+        self.register_buffer(
+            'channel_mean', torch.full((out_channels, ), 1 / out_channels),
+            persistent=False)  # mean over C as a product
 
     def reset_parameters(self):
         nn.init.ones_(self.weight)

@@ -7,7 +7,7 @@ FLOPs. The gradient is written out below and checked against autograd in the tes
 """
 import torch
 
-from .response_norm import ResponseNorm, normalised_responses
+from .response_norm import ResponseNorm
 
 
 class SampleAttention(torch.autograd.Function):
@@ -64,5 +64,5 @@ def sample_attention(norm: ResponseNorm, pooled: torch.Tensor, weight: torch.Ten
         (B, N, C), without gradient.
     """
     with torch.autocast(pooled.device.type, enabled=False):
-        return SampleAttention.apply(norm.weight, norm.bias, norm.running_mean,
-                                     norm.running_rstd(), pooled, weight, norm.channel_mean)
+        return SampleAttention.apply(norm.weight, norm.bias, norm.running_mean, norm.running_rstd(),
+                                     pooled, weight, norm.channel_mean)
