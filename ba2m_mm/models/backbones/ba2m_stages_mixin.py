@@ -333,6 +333,12 @@ class BA2MStagesMixin:
                     for param in ba2m.parameters():
                         param.requires_grad = False
 
+    def train(self, mode: bool = True):
+        """Upstream ``train`` (frozen stages, ``norm_eval``), returning ``self``
+        as ``nn.Module.train`` does (some upstream overrides return None)."""
+        super().train(mode)
+        return self
+
     def init_weights(self):
         """Upstream initialisation, with BA2M's own initialisation kept.
 
