@@ -576,3 +576,12 @@ def test_tsne_clear_errors(tmp_path):
         tsne.main([str(tmp_path / 'missing.py'), 'x.pth'])
     with pytest.raises(ValueError, match='at least 5 items'):
         tsne.embed(np.zeros((3, 4)))
+
+
+def test_gsa_sampling_error_is_zero_when_every_position_is_sampled():
+    import gsa_sampling_error
+    rows = gsa_sampling_error.measure(16, (6, 6), [36, 4], batch=2, draws=2, reduction=4, seed=0)
+    exact, sampled = rows
+    assert exact['samples'] == 36 and exact['relative_error'] == 0  # M >= H*W: exact
+    assert exact['error_in_spread'] == 0
+    assert sampled['relative_error'] > 0 and sampled['error_in_spread'] > 0
