@@ -116,17 +116,16 @@ class ResponseNorm(nn.Module):
         """
         with torch.autocast(pooled.device.type, enabled=False):
             z = torch.bmm(pooled, weight.transpose(1, 2))  # (B, N, C) = W h
+            spatial = spatial or {}
             if sync and is_distributed():
-                mean, var = self._global_moments(z, weight, spatial or {})
+                mean, var = self._global_moments(z, spatial)
             else:
                 var, mean = torch.var_mean(z, dim=1)  # (B, C) each, unbiased
-                for b, (y, w) in (spatial or {}).items():
-                    # over every position: E[z^2] = diag(W E[y y^T] W^T); E[z] is
-                    # the mean over the batch of the spatial means, as above
-                    y = y if y.dtype == torch.float32 else y.float()
+                for b, (y, w) in spatial.items():
+                    # E[z] over every position is the batch mean of the spatial means,
+                    # as above; the variance needs the squares over every position
                     count, mean_b = y.size(0) * y.size(2), mean[b]
-                    second = torch.bmm(y, y.transpose(1, 2)).sum(dim=0)  # (d, d) over N x H x W
-                    squares = (torch.mm(w, second) * w).sum(dim=1)  # (C,) sum of z^2
+                    squares = self._sum_of_squares(y, w)
                     var[b] = squares.addcmul_(mean_b, mean_b, value=-count).div_(count - 1)
             # 1, 1/2, ..., 1/k (cumulative average of the first k batches), then momentum
             step = self.num_batches_tracked.add_(self.one).reciprocal().clamp_(min=self.momentum)
@@ -134,18 +133,26 @@ class ResponseNorm(nn.Module):
             self.running_var.lerp_(var, step)
 
     @staticmethod
-    def _global_moments(z: torch.Tensor, weight: torch.Tensor, spatial: dict) -> tuple:
-        """Mean and variance of every process's samples (and positions)."""
+    def _sum_of_squares(y: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """Sum of z^2 over N x H x W for the map z = W y, without the map:
+        ``diag(W (sum y y^T) W^T)``, shape (C,), for y (N, d, H*W), W (C, d)."""
+        y = y if y.dtype == torch.float32 else y.float()
+        second = torch.bmm(y, y.transpose(1, 2)).sum(dim=0)  # (d, d)
+        return (torch.mm(weight, second) * weight).sum(dim=1)
+
+    @classmethod
+    def _global_moments(cls, z: torch.Tensor, spatial: dict) -> tuple:
+        """Mean and unbiased variance over every process's samples (and positions)."""
         total, squares = z.sum(dim=1), (z * z).sum(dim=1)  # (B, C) each
         count = z.new_full((z.size(0), 1), z.size(1))  # (B, 1); may differ between processes
         for b, (y, w) in spatial.items():
-            total[b] = w @ y.sum(dim=(0, 2))
-            squares[b] = ((w @ torch.bmm(y, y.transpose(1, 2)).sum(dim=0)) * w).sum(dim=1)
+            total[b] = w @ y.float().sum(dim=(0, 2))
+            squares[b] = cls._sum_of_squares(y, w)
             count[b] = y.size(0) * y.size(2)
         sums = sum_over_processes(torch.cat([total, squares, count], dim=1))
         total, squares, count = sums.split([z.size(2), z.size(2), 1], dim=1)
         mean = total / count
-        return mean, (squares - mean * total) / (count - 1).clamp(min=1)  # unbiased
+        return mean, (squares - mean * total) / (count - 1).clamp(min=1)
 
     def extra_repr(self) -> str:
         num_branches, out_channels = self.weight.shape

@@ -13,8 +13,8 @@ from .response_norm import ResponseNorm
 class SampleAttention(torch.autograd.Function):
     """SAR_n = mean_c max_b BN_b(W_b h_bn)_c (Eq. 9), BN with given statistics.
 
-    Forward inputs: ``gamma``, ``beta`` (B, C), the mean and 1 / sqrt(var + eps)
-    of z = W h (B, C), the pooled hidden units h (B, N, d), the weights W
+    Forward inputs: ``gamma``, ``beta`` (B, C), the mean and the reciprocal
+    standard deviation of z = W h (B, C), the pooled hidden units h (B, N, d), the weights W
     (B, C, d) and ``channel_mean``, a (C,) vector of 1/C. Outputs: the SARs
     (N,) and, not differentiable, the normalised responses (B, N, C). Where
     two branches tie for a max, both get its gradient.
