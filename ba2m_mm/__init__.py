@@ -9,4 +9,4 @@ from every scope), ``BA2MResNet`` in ``mmdet.registry.MODELS`` and
 """
 from .version import __version__  # noqa: F401
 
-from . import engine, models, utils  # noqa: F401,E402  isort:skip
+from . import engine, launch, models  # noqa: F401,E402  isort:skip
