@@ -404,3 +404,47 @@ def test_waits_fail_saying_what_was_awaited_and_for_how_long(tmp_path):
     assert re.search(
         r'waited \d+ s \(the cap, BA2M_TEST_WAIT_CAP_S=0.5\) for .* to exit; it was '
         r'still running and was killed', str(info.value)), str(info.value)
+
+
+def _threads():
+    return len(os.listdir('/proc/self/task'))
+
+
+def _teardown_worker(rank, port, out_dir):
+    os.environ.update(
+        RANK=str(rank),
+        WORLD_SIZE='2',
+        LOCAL_RANK=str(rank),
+        MASTER_ADDR='127.0.0.1',
+        MASTER_PORT=str(port))
+    import torch
+    import torch.distributed as dist
+    from mmengine.config import Config
+    from mmengine.registry import MODEL_WRAPPERS
+
+    from ba2m_mm.launch import setup_cpu_distributed, teardown_cpu_distributed
+    before = _threads()
+    cfg = Config(dict(env_cfg=dict(dist_cfg=dict(backend='gloo'))))
+    assert setup_cpu_distributed(cfg, 'pytorch')
+    model = MODEL_WRAPPERS.build(dict(cfg.model_wrapper_cfg, module=torch.nn.Linear(2, 2)))
+    holder = dict(model=model)
+    holder['self'] = holder  # a reference cycle, as the Runner and its hooks form
+    objects = [dict(metrics=1.0)] if rank == 0 else [None]
+    dist.broadcast_object_list(objects)  # the last collective of a test run
+    during = _threads()
+    del model, holder
+    destroyed = teardown_cpu_distributed()
+    with open(osp.join(out_dir, f'rank{rank}.json'), 'w') as f:
+        json.dump(dict(before=before, during=during, after=_threads(), destroyed=destroyed), f)
+
+
+def test_teardown_stops_gloo_threads_held_by_the_ddp_wrapper(tmp_path):
+    """The gloo worker threads end before the interpreter does (else: SIGABRT at exit)."""
+    import torch.multiprocessing as mp
+    mp.spawn(_teardown_worker, args=(free_port(), str(tmp_path)), nprocs=2, join=True)
+    for rank in range(2):
+        with open(tmp_path / f'rank{rank}.json') as f:
+            counts = json.load(f)
+        assert counts['destroyed'], counts
+        assert counts['during'] > counts['before'], counts  # gloo's worker threads
+        assert counts['after'] == counts['before'], counts

@@ -10,6 +10,7 @@ because the default group exists) and selects
 On a machine with an accelerator nothing is changed.
 """
 import datetime
+import gc
 import logging
 import os
 import subprocess
@@ -117,12 +118,18 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
 
 
 def teardown_cpu_distributed() -> bool:
-    """Destroy the process group that :func:`setup_cpu_distributed` created.
+    """Destroy the process group that :func:`setup_cpu_distributed` created, and stop
+    gloo's worker threads while the interpreter is still alive.
 
-    Called by the tools after ``runner.train()``/``runner.test()``. Without it,
-    gloo's worker threads can outlive the Python interpreter at exit and abort
-    the process (``terminate called without an active exception``, SIGABRT)
-    after all work is done; torchrun then reports the run as failed.
+    Called by the tools after ``runner.train()``/``runner.test()``, once the runner is no
+    longer referenced. Without it a gloo worker thread can still be releasing the tensors
+    of the last collective when Python shuts down; it then needs the GIL of a finalising
+    interpreter and the process aborts after all work is done (``terminate called without
+    an active exception``, SIGABRT; torchrun then reports the run as failed). Seen with
+    ``tools/dist_test.sh`` on a busy CPU machine. ``destroy_process_group`` alone does not
+    stop the threads while the model's DDP wrapper still references the group, so the
+    runner (in reference cycles) is garbage-collected first; the group's destructor then
+    joins its threads with the GIL released.
 
     Returns:
         bool: True when a process group was destroyed.
@@ -130,8 +137,9 @@ def teardown_cpu_distributed() -> bool:
     global _own_group
     if _own_group is None or not dist.is_initialized() or dist.group.WORLD is not _own_group:
         return False
-    dist.destroy_process_group()
     _own_group = None
+    gc.collect()  # the finished runner and its DDP wrapper, which hold the group
+    dist.destroy_process_group()
     return True
 
 
