@@ -2,11 +2,13 @@
 
 ``import ba2m_mm`` registers everything: ``BA2M`` in mmengine's root ``MODELS`` (found
 from every scope), ``BA2MResNet`` in ``mmdet.registry.MODELS`` and
-``mmpretrain.registry.MODELS`` (whichever are installed), ``BA2MWeightHook`` and
-``AtomicCheckpointHook`` in mmengine's ``HOOKS``, and the CPU launch helpers
-``CPUDistributedDataParallel`` (``MODEL_WRAPPERS``) and ``CPUAmpOptimWrapper``
-(``OPTIM_WRAPPERS``).
+``mmpretrain.registry.MODELS`` (whichever are installed), ``BA2MWeightHook``,
+``AtomicCheckpointHook`` and ``CheckpointCheckHook`` in mmengine's ``HOOKS``, and the CPU
+launch helpers ``CPUDistributedDataParallel`` (``MODEL_WRAPPERS``) and
+``CPUAmpOptimWrapper`` (``OPTIM_WRAPPERS``). It also makes mmengine load every checkpoint
+safely (``ba2m_mm/checkpoint/``: ``torch.load(..., weights_only=True)`` with an
+allow-list).
 """
 from .version import __version__  # noqa: F401
 
-from . import engine, launch, models  # noqa: F401,E402  isort:skip
+from . import checkpoint, engine, launch, models  # noqa: F401,E402  isort:skip

@@ -17,7 +17,6 @@ import textwrap
 import time
 
 import pytest
-import torch
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOOLS = osp.join(REPO, 'tools')
@@ -254,7 +253,8 @@ def read_probe(work_dir, rank=0):
 
 
 def ckpt_meta(path):
-    return torch.load(path, map_location='cpu', weights_only=False)['meta']
+    from ba2m_mm.checkpoint import load_checkpoint_file  # the safe loader
+    return load_checkpoint_file(str(path), map_location='cpu')['meta']
 
 
 def ckpt_iter(path):

@@ -2,7 +2,10 @@
 
 Same arguments as mmdet 3.3's ``tools/test.py`` (without ``--tta``); works
 for mmpretrain configs too. Like ``tools/train.py`` it imports ``ba2m_mm``
-itself and supports ``--launcher pytorch`` on a machine without CUDA.
+itself and supports ``--launcher pytorch`` on a machine without CUDA. The
+checkpoint is loaded safely (``--unsafe-load`` opts in for a trusted file the safe
+loader refuses) and must fit the config's model: other tensor shapes fail, naming
+the file and the tensors.
 
 Example::
 
@@ -12,8 +15,8 @@ Example::
 import argparse
 
 import ba2m_mm  # noqa: F401  registers BA2M, BA2MResNet, hooks
-from ba2m_mm.launch import (add_dump_metric, add_runner_args, allow_mmengine_checkpoint_loading,
-                            build_runner, enable_visualization, load_config, parse_runner_args,
+from ba2m_mm.launch import (add_dump_metric, add_runner_args, build_runner, check_tested_checkpoint,
+                            enable_visualization, load_config, parse_runner_args,
                             register_scope_modules, set_test_checkpoint, setup_cpu_distributed,
                             teardown_cpu_distributed)
 
@@ -39,8 +42,8 @@ def main():
     args = parse_args()
     cfg = load_config(args)
     set_test_checkpoint(cfg, args.checkpoint)
+    check_tested_checkpoint(cfg)
     scope = register_scope_modules(cfg)
-    allow_mmengine_checkpoint_loading()
     if args.show or args.show_dir:
         enable_visualization(cfg, scope, args)
     if args.out is not None:

@@ -12,6 +12,10 @@ launch path (installed packages are not modified):
 - Checkpoints are written atomically (``AtomicCheckpointHook``), so a run
   killed at any instant resumes with ``--resume``.
 - A missing local pretrained file fails at once, naming the option.
+- Every checkpoint (``--resume``, ``load_from``, pretrained weights) is loaded safely
+  (``torch.load(..., weights_only=True)`` with an allow-list, ``ba2m_mm/checkpoint/``);
+  ``--unsafe-load`` is the opt-in for a trusted file it refuses. A ``--resume`` checkpoint
+  that does not fit the config fails, naming the file.
 
 Example::
 
@@ -21,10 +25,10 @@ Example::
 import argparse
 
 import ba2m_mm  # noqa: F401  registers BA2M, BA2MResNet, hooks
-from ba2m_mm.launch import (add_runner_args, allow_mmengine_checkpoint_loading, auto_scale_lr,
-                            build_runner, check_pretrained_paths, enable_amp, load_config,
-                            parse_runner_args, register_scope_modules, set_resume,
-                            setup_cpu_distributed, teardown_cpu_distributed, use_atomic_checkpoints)
+from ba2m_mm.launch import (add_runner_args, auto_scale_lr, build_runner, check_pretrained_paths,
+                            check_resumed_checkpoint, enable_amp, load_config, parse_runner_args,
+                            register_scope_modules, set_resume, setup_cpu_distributed,
+                            teardown_cpu_distributed, use_atomic_checkpoints)
 
 
 def parse_args():
@@ -52,13 +56,13 @@ def main():
     args = parse_args()
     cfg = load_config(args)
     register_scope_modules(cfg)
-    allow_mmengine_checkpoint_loading()
     if args.amp:
         enable_amp(cfg)
     if args.auto_scale_lr:
         auto_scale_lr(cfg)
     set_resume(cfg, args.resume)
     check_pretrained_paths(cfg)
+    check_resumed_checkpoint(cfg)
     use_atomic_checkpoints(cfg)
     setup_cpu_distributed(cfg, args.launcher)
     build_runner(cfg).train()

@@ -1,8 +1,11 @@
-"""Command-line arguments shared by ``tools/train.py`` and ``tools/test.py``."""
+"""Command-line arguments shared by ``tools/train.py`` and ``tools/test.py`` (and
+``--unsafe-load``, which the other checkpoint-loading tools take too)."""
 import argparse
 import os
 
 from mmengine.config import DictAction
+
+from ba2m_mm.checkpoint import UNSAFE_LOAD_ENV, allow_unsafe_load
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 
@@ -29,11 +32,38 @@ def add_runner_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument('--launcher', choices=LAUNCHERS, default='none', help='job launcher')
     # torch.distributed.launch with torch >= 2.0 passes --local-rank, older --local_rank.
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_unsafe_load_arg(parser)
     return parser
 
 
+def add_unsafe_load_arg(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add ``--unsafe-load``: the explicit opt-in for trusted checkpoints that the safe
+    loader refuses (see :mod:`ba2m_mm.checkpoint.unsafe_opt_in`).
+
+    Args:
+        parser (argparse.ArgumentParser): The tool's parser; modified in place.
+
+    Returns:
+        argparse.ArgumentParser: ``parser``.
+    """
+    parser.add_argument(
+        '--unsafe-load',
+        action='store_true',
+        help='load checkpoints that safe loading (torch.load weights_only=True with an '
+        'allow-list) refuses, by unpickling them in full. Unpickling can run code from the '
+        f'file: only for files you trust. Same as {UNSAFE_LOAD_ENV}=1.')
+    return parser
+
+
+def apply_unsafe_load_arg(args: argparse.Namespace) -> None:
+    """Opt in (logged) when ``--unsafe-load`` was given."""
+    if getattr(args, 'unsafe_load', False):
+        allow_unsafe_load('--unsafe-load')
+
+
 def parse_runner_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
-    """Parse, and export ``LOCAL_RANK`` for launchers that only pass ``--local-rank``.
+    """Parse, export ``LOCAL_RANK`` for launchers that only pass ``--local-rank``, and opt
+    in to unsafe loading for ``--unsafe-load``.
 
     Args:
         parser (argparse.ArgumentParser): A parser that went through
@@ -45,4 +75,5 @@ def parse_runner_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
     args = parser.parse_args()
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
+    apply_unsafe_load_arg(args)
     return args
