@@ -3,15 +3,17 @@
 ``import ba2m_mm`` registers everything: ``BA2M`` in mmengine's root ``MODELS`` (found
 from every scope), ``BA2MResNet`` and the other ``BA2M*`` backbones (``BA2MResNeXt``,
 ``BA2MMobileNetV2``, ...) in ``mmdet.registry.MODELS`` and ``mmpretrain.registry.MODELS``
-(whichever are installed), ``BA2MWeightHook`` and
-``AtomicCheckpointHook`` in mmengine's ``HOOKS``, and the CPU launch helpers
+(whichever are installed), ``BA2MWeightHook``, ``AtomicCheckpointHook`` and
+``CheckpointCheckHook`` in mmengine's ``HOOKS``, and the CPU launch helpers
 ``CPUDistributedDataParallel`` (``MODEL_WRAPPERS``) and ``CPUAmpOptimWrapper``
-(``OPTIM_WRAPPERS``). It also lets mmengine resolve ``_base_ = 'ba2m_mm::ba2m/<config>.py'``
-(see :mod:`ba2m_mm.config_inheritance`).
+(``OPTIM_WRAPPERS``). It also makes mmengine load every checkpoint safely
+(``ba2m_mm/checkpoint/``: ``torch.load(..., weights_only=True)`` with an allow-list), and lets
+mmengine resolve ``_base_ = 'ba2m_mm::ba2m/<config>.py'`` (see
+:mod:`ba2m_mm.config_inheritance`).
 """
 from .config_inheritance import register_config_package
 from .version import __version__  # noqa: F401
 
 register_config_package()
 
-from . import engine, models, utils  # noqa: F401,E402  isort:skip
+from . import checkpoint, engine, launch, models  # noqa: F401,E402  isort:skip

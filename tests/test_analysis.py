@@ -371,7 +371,7 @@ def test_benchmark_cuda_without_mmcv_ops(monkeypatch, capsys):
 
 
 def test_benchmark_arguments_and_amp_wrappers():
-    from ba2m_mm.utils import CPUAmpOptimWrapper
+    from ba2m_mm.launch import CPUAmpOptimWrapper
     args = benchmark.parse_args(['--profile', '--settings', 'det-backbone', '--shape', '64', '96'])
     assert args.profile and args.shape == [64, 96] and not args.amp
     for argv, message in ((['--batch-size', '1'], '--batch-size must be >= 2'),

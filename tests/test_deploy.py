@@ -129,7 +129,7 @@ def test_strip_gives_plain_mmdet_model_with_identical_predictions(ba2m_checkpoin
     assert 'ba2m' not in text.lower() and 'custom_imports' not in text
     plain_cfg = Config.fromfile(result['config'])
     assert plain_cfg.model.backbone.type == 'ResNet'
-    stripped = torch.load(out, weights_only=False)
+    stripped = torch.load(out, weights_only=True)  # plain torch, no allow-list needed
     assert set(stripped) == {'meta', 'state_dict'}
     plain = _build(plain_cfg)
     assert not any(isinstance(m, BA2M) for m in plain.modules())
@@ -155,7 +155,7 @@ from mmdet.utils import register_all_modules
 register_all_modules()
 cfg_path, ckpt_path, data_path, out_path = sys.argv[1:]
 model = MODELS.build(Config.fromfile(cfg_path).model)
-model.load_state_dict(torch.load(ckpt_path, weights_only=False)['state_dict'], strict=True)
+model.load_state_dict(torch.load(ckpt_path, weights_only=True)['state_dict'], strict=True)
 data = torch.load(data_path, weights_only=False)
 samples = [DetDataSample(metainfo=m) for m in data['metainfo']]
 with torch.no_grad():
@@ -232,7 +232,7 @@ def test_publish_model_keeps_meta_and_weights_and_names_by_hash(tmp_path):
     assert match
     with open(final, 'rb') as f:
         assert hashlib.sha256(f.read()).hexdigest()[:8] == match.group(1)
-    published = torch.load(final, weights_only=False)
+    published = torch.load(final, weights_only=True)
     assert set(published) == {'meta', 'state_dict'}
     assert torch.equal(published['state_dict']['w'], state['w'])
     assert not osp.exists(tmp_path / 'model.tmp.pth')

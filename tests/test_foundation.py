@@ -30,15 +30,24 @@ def test_mmcv_has_compiled_ops():
     assert out.shape == (1, 1, 1, 1)
 
 
-def test_torch_load_of_mmengine_checkpoint(tmp_path):
-    """mmengine >= 0.11 passes weights_only=False; 0.10.7 fails on torch >= 2.6."""
+def test_mmengine_checkpoints_load_through_the_safe_loader(tmp_path):
+    """``import ba2m_mm`` makes mmengine load checkpoints with weights_only=True and the
+    allow-list (a HistoryBuffer, as in every Runner checkpoint, is on it)."""
     import torch
     from mmengine.logging import HistoryBuffer
     from mmengine.runner import load_checkpoint
+    from mmengine.runner.checkpoint import CheckpointLoader
+
+    import ba2m_mm  # noqa: F401
     path = tmp_path / 'ckpt.pth'
     layer = torch.nn.Linear(2, 2)
-    torch.save({'state_dict': layer.state_dict(), 'message_hub': HistoryBuffer()}, path)
-    load_checkpoint(torch.nn.Linear(2, 2), str(path))
+    buffer = HistoryBuffer()
+    buffer.update(1.5)
+    torch.save({'state_dict': layer.state_dict(), 'message_hub': buffer}, path)
+    assert CheckpointLoader._get_checkpoint_loader(str(path)).__module__ == \
+        'ba2m_mm.checkpoint.mmengine_schemes'
+    loaded = load_checkpoint(torch.nn.Linear(2, 2), str(path))
+    assert loaded['message_hub'].mean() == 1.5
 
 
 @pytest.mark.parametrize('scope', ['mmdet', 'mmpretrain'])

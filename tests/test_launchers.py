@@ -9,13 +9,14 @@ import os.path as osp
 import pickle
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
-import torch
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOOLS = osp.join(REPO, 'tools')
@@ -169,18 +170,77 @@ def run_env(tmp_dir):
     return env
 
 
-def run(cmd, tmp_dir, timeout=240):
-    """Run ``cmd``; return the CompletedProcess with stdout+stderr in ``.out``."""
-    proc = subprocess.run(
+# The tests wait for events (a process exiting, a log line), never for a fixed time. This cap
+# only stops a hung process; it is generous so that a machine busy with other jobs still
+# passes (each run here takes well under a minute on an idle 2-core machine).
+WAIT_CAP_S = float(os.environ.get('BA2M_TEST_WAIT_CAP_S', 1200))
+
+
+def kill_process_group(proc):
+    """SIGKILL ``proc`` and its children (torchrun workers, dataloader workers)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def run(cmd, tmp_dir, cap_s=WAIT_CAP_S):
+    """Run ``cmd`` and wait for it to exit.
+
+    Returns:
+        subprocess.Popen: The finished process, with stdout+stderr in ``.out`` and the
+        seconds it ran in ``.elapsed``.
+    """
+    start = time.monotonic()
+    proc = subprocess.Popen(
         cmd,
         cwd=REPO,
         env=run_env(tmp_dir),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        timeout=timeout)
-    proc.out = proc.stdout
+        start_new_session=True)  # its own process group, killed as a whole
+    try:
+        proc.out, _ = proc.communicate(timeout=cap_s)
+    except subprocess.TimeoutExpired:
+        kill_process_group(proc)
+        out, _ = proc.communicate()
+        pytest.fail(f'waited {time.monotonic() - start:.0f} s (the cap, BA2M_TEST_WAIT_CAP_S='
+                    f'{cap_s:g}) for {" ".join(map(str, cmd))} to exit; it was still '
+                    f'running and was killed. Last output:\n{out[-3000:]}')
+    finally:
+        if proc.poll() is None:  # interrupted (Ctrl-C): leave no process behind
+            kill_process_group(proc)
+            proc.wait()
+    proc.elapsed = time.monotonic() - start
     return proc
+
+
+def wait_for_log_line(proc, log_path, pattern, cap_s=WAIT_CAP_S):
+    """Wait until a line matching ``pattern`` appears in ``log_path``, written by ``proc``.
+
+    Fails, saying what was awaited and for how long, when ``proc`` exits first or after
+    ``cap_s`` seconds.
+
+    Returns:
+        float: The seconds waited.
+    """
+    start = time.monotonic()
+    regex = re.compile(pattern)
+    while True:
+        text = log_path.read_text()
+        waited = time.monotonic() - start
+        if regex.search(text):
+            return waited
+        if proc.poll() is not None:
+            pytest.fail(f'waited {waited:.0f} s for the log line /{pattern}/ in {log_path}, '
+                        f'but the process exited first (return code {proc.returncode}). '
+                        f'Last output:\n{text[-3000:]}')
+        if waited > cap_s:
+            pytest.fail(f'waited {waited:.0f} s (the cap, BA2M_TEST_WAIT_CAP_S={cap_s:g}) '
+                        f'for the log line /{pattern}/ in {log_path}; the process is still '
+                        f'running. Last output:\n{text[-3000:]}')
+        time.sleep(0.2)  # poll interval, not a deadline
 
 
 def train_cmd(config, work_dir, *args):
@@ -193,7 +253,8 @@ def read_probe(work_dir, rank=0):
 
 
 def ckpt_meta(path):
-    return torch.load(path, map_location='cpu', weights_only=False)['meta']
+    from ba2m_mm.checkpoint import load_checkpoint_file  # the safe loader
+    return load_checkpoint_file(str(path), map_location='cpu')['meta']
 
 
 def ckpt_iter(path):
@@ -282,6 +343,9 @@ def test_dist_test_two_cpu_processes_with_out(trained, tmp_path):
         tmp)
     assert proc.returncode == 0, proc.out[-4000:]
     assert 'rank 0 of 2' in proc.out
+    # gloo's threads must not outlive the interpreter (SIGABRT at exit, seen before
+    # tools/test.py destroyed its process group).
+    assert 'terminate called' not in proc.out
     assert re.search(r'coco/bbox_mAP: -?[0-9.]+', proc.out), proc.out[-2000:]
     assert re.search(r'coco/segm_mAP: -?[0-9.]+', proc.out), proc.out[-2000:]
     with open(out_pkl, 'rb') as f:
@@ -298,6 +362,7 @@ def test_dist_train_two_cpu_processes_sync_uses_global_batch(digits, tmp_path):
                 str(work)], tmp_path)
     assert proc.returncode == 0, proc.out[-4000:]
     assert "process group initialised with backend='gloo'" in proc.out
+    assert 'terminate called' not in proc.out
     assert 'SyncBatchNorm layers reverted to BatchNorm' in proc.out
     assert 'rank 0 of 2' in proc.out
     # 8 images, 2 processes x 2 images: 2 iterations per epoch.
@@ -328,3 +393,68 @@ def test_upstream_runner_without_custom_imports_reports_registry_error(digits, t
     assert proc.returncode != 0
     assert 'KeyError: \'BA2MResNet is not in the mmdet::model registry.' in proc.out, \
         proc.out[-3000:]
+
+
+def test_waits_fail_saying_what_was_awaited_and_for_how_long(tmp_path):
+    # A process that exits without writing the awaited line.
+    log_path = tmp_path / 'short.log'
+    with open(log_path, 'w') as log:
+        proc = subprocess.Popen([sys.executable, '-c', 'print("epoch 1 done")'],
+                                stdout=log,
+                                stderr=subprocess.STDOUT)
+    with pytest.raises(pytest.fail.Exception) as info:
+        wait_for_log_line(proc, log_path, r'Epoch\(train\) \[2\]')
+    msg = str(info.value)
+    assert re.search(r'waited \d+ s for the log line /Epoch\\\(train\\\) \\\[2\\\]/', msg), msg
+    assert 'the process exited first (return code 0)' in msg
+    assert 'epoch 1 done' in msg
+    # A process still running at the cap is killed, with its children.
+    with pytest.raises(pytest.fail.Exception) as info:
+        run([sys.executable, '-c', 'import time; time.sleep(600)'], tmp_path, cap_s=0.5)
+    assert re.search(
+        r'waited \d+ s \(the cap, BA2M_TEST_WAIT_CAP_S=0.5\) for .* to exit; it was '
+        r'still running and was killed', str(info.value)), str(info.value)
+
+
+def _threads():
+    return len(os.listdir('/proc/self/task'))
+
+
+def _teardown_worker(rank, port, out_dir):
+    os.environ.update(
+        RANK=str(rank),
+        WORLD_SIZE='2',
+        LOCAL_RANK=str(rank),
+        MASTER_ADDR='127.0.0.1',
+        MASTER_PORT=str(port))
+    import torch
+    import torch.distributed as dist
+    from mmengine.config import Config
+    from mmengine.registry import MODEL_WRAPPERS
+
+    from ba2m_mm.launch import setup_cpu_distributed, teardown_cpu_distributed
+    before = _threads()
+    cfg = Config(dict(env_cfg=dict(dist_cfg=dict(backend='gloo'))))
+    assert setup_cpu_distributed(cfg, 'pytorch')
+    model = MODEL_WRAPPERS.build(dict(cfg.model_wrapper_cfg, module=torch.nn.Linear(2, 2)))
+    holder = dict(model=model)
+    holder['self'] = holder  # a reference cycle, as the Runner and its hooks form
+    objects = [dict(metrics=1.0)] if rank == 0 else [None]
+    dist.broadcast_object_list(objects)  # the last collective of a test run
+    during = _threads()
+    del model, holder
+    destroyed = teardown_cpu_distributed()
+    with open(osp.join(out_dir, f'rank{rank}.json'), 'w') as f:
+        json.dump(dict(before=before, during=during, after=_threads(), destroyed=destroyed), f)
+
+
+def test_teardown_stops_gloo_threads_held_by_the_ddp_wrapper(tmp_path):
+    """The gloo worker threads end before the interpreter does (else: SIGABRT at exit)."""
+    import torch.multiprocessing as mp
+    mp.spawn(_teardown_worker, args=(free_port(), str(tmp_path)), nprocs=2, join=True)
+    for rank in range(2):
+        with open(tmp_path / f'rank{rank}.json') as f:
+            counts = json.load(f)
+        assert counts['destroyed'], counts
+        assert counts['during'] > counts['before'], counts  # gloo's worker threads
+        assert counts['after'] == counts['before'], counts

@@ -2,7 +2,10 @@
 
 Keeps only ``meta`` and ``state_dict`` (drops optimizer, param scheduler and
 message hub state) and names the file after the first 8 hex digits of its
-sha256: ``OUT-<hash>.pth``.
+sha256: ``OUT-<hash>.pth``. The input is loaded safely (``torch.load(...,
+weights_only=True)`` with ba2m_mm's allow-list; ``--unsafe-load`` opts in for a
+trusted file it refuses); one that is not a dict or holds no weights fails with
+an error naming it.
 
 Example:
     python tools/publish_model.py work_dirs/demo/deploy.pth work_dirs/demo/ba2m_r18_digits
@@ -15,6 +18,9 @@ from typing import Sequence
 
 import torch
 
+from ba2m_mm.checkpoint import checkpoint_dict, load_checkpoint_file, state_dict_of
+from ba2m_mm.launch import add_unsafe_load_arg, apply_unsafe_load_arg
+
 SAVE_KEYS = ('meta', 'state_dict')
 
 
@@ -25,7 +31,10 @@ def parse_args():
     parser.add_argument('out_file', help='output name; written as OUT-<sha256[:8]>.pth')
     parser.add_argument(
         '--save-keys', nargs='+', default=list(SAVE_KEYS), help='top-level checkpoint keys to keep')
-    return parser.parse_args()
+    add_unsafe_load_arg(parser)
+    args = parser.parse_args()
+    apply_unsafe_load_arg(args)
+    return args
 
 
 def publish_model(in_file: str, out_file: str, save_keys: Sequence[str] = SAVE_KEYS) -> str:
@@ -40,7 +49,8 @@ def publish_model(in_file: str, out_file: str, save_keys: Sequence[str] = SAVE_K
     Returns:
         str: The final path ``<out_file without .pth>-<sha256[:8]>.pth``.
     """
-    checkpoint = torch.load(in_file, map_location='cpu', weights_only=False)
+    checkpoint = checkpoint_dict(load_checkpoint_file(in_file, map_location='cpu'), in_file)
+    state_dict_of(checkpoint, in_file)  # it holds weights
     if 'state_dict' not in checkpoint:
         checkpoint = dict(state_dict=checkpoint)  # a bare state dict
     for key in list(checkpoint):

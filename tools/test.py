@@ -2,7 +2,10 @@
 
 Same arguments as mmdet 3.3's ``tools/test.py`` (without ``--tta``); works
 for mmpretrain configs too. Like ``tools/train.py`` it imports ``ba2m_mm``
-itself and supports ``--launcher pytorch`` on a machine without CUDA.
+itself and supports ``--launcher pytorch`` on a machine without CUDA. The
+checkpoint is loaded safely (``--unsafe-load`` opts in for a trusted file the safe
+loader refuses) and must fit the config's model: other tensor shapes fail, naming
+the file and the tensors.
 
 Example::
 
@@ -10,15 +13,12 @@ Example::
     bash tools/dist_test.sh configs/mask_rcnn_r50_ba2m_2x_coco.py epoch_24.pth 8 --out r.pkl
 """
 import argparse
-import os.path as osp
-
-from mmengine.config import Config
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
 import ba2m_mm  # noqa: F401  registers BA2M, BA2MResNet, hooks
-from ba2m_mm.utils import (add_runner_args, allow_mmengine_checkpoint_loading, load_config,
-                           parse_runner_args, register_scope_modules, setup_cpu_distributed)
+from ba2m_mm.launch import (add_dump_metric, add_runner_args, build_runner, check_tested_checkpoint,
+                            enable_visualization, load_config, parse_runner_args,
+                            register_scope_modules, set_test_checkpoint, setup_cpu_distributed,
+                            teardown_cpu_distributed)
 
 
 def parse_args():
@@ -38,67 +38,19 @@ def parse_args():
     return parse_runner_args(add_runner_args(parser))
 
 
-def trigger_visualization(cfg: Config, scope: str, args) -> None:
-    """Turn on the visualization hook, as mmdet's and mmpretrain's test.py do."""
-    hooks = cfg.get('default_hooks', None) or {}
-    if 'visualization' not in hooks:
-        raise RuntimeError('--show/--show-dir need a VisualizationHook: set '
-                           'default_hooks.visualization=dict(type=\'VisualizationHook\') in the '
-                           'config.')
-    if scope == 'mmdet':
-        from mmdet.engine.hooks.utils import trigger_visualization_hook
-        trigger_visualization_hook(cfg, args)
-        return
-    visualization = cfg.default_hooks.visualization
-    visualization.enable = True
-    visualization.show = args.show
-    visualization.wait_time = args.wait_time
-    if args.show_dir:
-        visualization.out_dir = args.show_dir
-
-
-def add_dump_metric(cfg: Config, scope: str, out: str) -> None:
-    """Append a metric that dumps the predictions to ``out`` (.pkl)."""
-    if not out.endswith(('.pkl', '.pickle')):
-        raise ValueError(f'--out={out!r}: the dump file must be a .pkl or .pickle file.')
-    dump = dict(type='DumpDetResults' if scope == 'mmdet' else 'DumpResults', out_file_path=out)
-    evaluator = cfg.test_evaluator
-    if isinstance(evaluator, (list, tuple)):
-        cfg.test_evaluator = list(evaluator) + [dump]
-    elif isinstance(evaluator, dict) and 'metrics' in evaluator:
-        metrics = evaluator['metrics']
-        metrics = list(metrics) if isinstance(metrics, (list, tuple)) else [metrics]
-        evaluator['metrics'] = metrics + [dump]
-    else:
-        cfg.test_evaluator = [evaluator, dump]
-
-
 def main():
     args = parse_args()
-
     cfg = load_config(args)
-
-    if not osp.isfile(args.checkpoint) and '://' not in args.checkpoint:
-        raise FileNotFoundError(f'checkpoint {args.checkpoint!r}: no such file.')
-    cfg.load_from = args.checkpoint
-
+    set_test_checkpoint(cfg, args.checkpoint)
+    check_tested_checkpoint(cfg)
     scope = register_scope_modules(cfg)
-    allow_mmengine_checkpoint_loading()
-
     if args.show or args.show_dir:
-        trigger_visualization(cfg, scope, args)
+        enable_visualization(cfg, scope, args)
     if args.out is not None:
         add_dump_metric(cfg, scope, args.out)
-
     setup_cpu_distributed(cfg, args.launcher)
-
-    # build the runner from config
-    if 'runner_type' not in cfg:
-        runner = Runner.from_cfg(cfg)
-    else:
-        runner = RUNNERS.build(cfg)
-
-    runner.test()
+    build_runner(cfg).test()
+    teardown_cpu_distributed()
 
 
 if __name__ == '__main__':

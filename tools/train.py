@@ -7,11 +7,15 @@ launch path (installed packages are not modified):
   the modules of the config's ``default_scope`` (mmdet or mmpretrain) are
   registered.
 - ``--launcher pytorch|slurm|mpi`` also works on a machine without CUDA
-  (gloo process group, CPU DDP; see ``ba2m_mm/utils/launch.py``).
+  (gloo process group, CPU DDP; see ``ba2m_mm/launch/cpu_distributed.py``).
 - ``--amp`` without CUDA uses bfloat16 autocast on CPU.
 - Checkpoints are written atomically (``AtomicCheckpointHook``), so a run
   killed at any instant resumes with ``--resume``.
 - A missing local pretrained file fails at once, naming the option.
+- Every checkpoint (``--resume``, ``load_from``, pretrained weights) is loaded safely
+  (``torch.load(..., weights_only=True)`` with an allow-list, ``ba2m_mm/checkpoint/``);
+  ``--unsafe-load`` is the opt-in for a trusted file it refuses. A ``--resume`` checkpoint
+  that does not fit the config fails, naming the file.
 
 Example::
 
@@ -19,16 +23,12 @@ Example::
     bash tools/dist_train.sh configs/mask_rcnn_r50_ba2m_2x_coco.py 8 --resume
 """
 import argparse
-import logging
-
-from mmengine.logging import print_log
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
 import ba2m_mm  # noqa: F401  registers BA2M, BA2MResNet, hooks
-from ba2m_mm.utils import (add_runner_args, allow_mmengine_checkpoint_loading, auto_scale_lr,
-                           check_pretrained_paths, enable_amp, load_config, parse_runner_args,
-                           register_scope_modules, setup_cpu_distributed, use_atomic_checkpoints)
+from ba2m_mm.launch import (add_runner_args, auto_scale_lr, build_runner, check_pretrained_paths,
+                            check_resumed_checkpoint, enable_amp, load_config, parse_runner_args,
+                            register_scope_modules, set_resume, setup_cpu_distributed,
+                            teardown_cpu_distributed, use_atomic_checkpoints)
 
 
 def parse_args():
@@ -54,41 +54,19 @@ def parse_args():
 
 def main():
     args = parse_args()
-
     cfg = load_config(args)
-
     register_scope_modules(cfg)
-    allow_mmengine_checkpoint_loading()
-
     if args.amp:
         enable_amp(cfg)
     if args.auto_scale_lr:
         auto_scale_lr(cfg)
-
-    # resume is determined in this priority: resume from > auto_resume
-    if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
-    elif args.resume is not None:
-        cfg.resume = True
-        cfg.load_from = args.resume
+    set_resume(cfg, args.resume)
     check_pretrained_paths(cfg)
-
-    if use_atomic_checkpoints(cfg):
-        print_log(
-            '[ba2m_mm] default_hooks.checkpoint: CheckpointHook -> AtomicCheckpointHook '
-            '(crash-safe writes).',
-            logger='current',
-            level=logging.INFO)
+    check_resumed_checkpoint(cfg)
+    use_atomic_checkpoints(cfg)
     setup_cpu_distributed(cfg, args.launcher)
-
-    # build the runner from config
-    if 'runner_type' not in cfg:
-        runner = Runner.from_cfg(cfg)
-    else:
-        runner = RUNNERS.build(cfg)
-
-    runner.train()
+    build_runner(cfg).train()
+    teardown_cpu_distributed()
 
 
 if __name__ == '__main__':

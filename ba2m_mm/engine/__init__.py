@@ -1,2 +1,2 @@
-from .atomic_checkpoint_hook import AtomicCheckpointHook  # noqa: F401
+"""mmengine extensions: the hooks (``engine/hooks/``), as in mmdet and mmpretrain."""
 from .hooks import *  # noqa: F401,F403

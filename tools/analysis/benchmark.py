@@ -320,7 +320,7 @@ def make_optim_wrapper(setting: str, params, device: torch.device, amp: bool = F
     """
     from mmengine.optim import AmpOptimWrapper, OptimWrapper
 
-    from ba2m_mm.utils import CPUAmpOptimWrapper
+    from ba2m_mm.launch import CPUAmpOptimWrapper
 
     # A small lr keeps random-data training finite; the cost does not depend on it.
     optimizer = torch.optim.SGD(params, lr=1e-4, momentum=0.9)

@@ -61,7 +61,9 @@ def build_model_and_loader(config: str,
                            device: str = 'cpu'):
     """Model with its checkpoint loaded (eval mode) and the split's dataloader."""
     from mmengine.registry import MODELS, init_default_scope
-    from mmengine.runner import Runner, load_checkpoint
+    from mmengine.runner import Runner
+
+    from ba2m_mm.checkpoint import load_weights
     if not osp.exists(config):
         raise FileNotFoundError(f'config {config!r} not found')
     if not osp.exists(checkpoint):
@@ -77,7 +79,7 @@ def build_model_and_loader(config: str,
         raise ValueError(f'--split {split!r}: config {config} has no {key}')
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     model = MODELS.build(cfg.model)
-    load_checkpoint(model, checkpoint, map_location='cpu', strict=False, logger='current')
+    load_weights(model, checkpoint, map_location='cpu')  # safe; other shapes fail
     model.to(device).eval()
     loader_cfg = copy.deepcopy(cfg[key])
     loader_cfg['batch_size'] = batch_size
@@ -223,11 +225,15 @@ def parse_args(argv=None):
         nargs='+',
         action=DictAction,
         help='override settings of the config(s), key=value')
+    from ba2m_mm.launch import add_unsafe_load_arg
+    add_unsafe_load_arg(parser)
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> str:
+    from ba2m_mm.launch import apply_unsafe_load_arg
     args = parse_args(argv)
+    apply_unsafe_load_arg(args)
     runs = [(args.config, args.checkpoint)]
     if args.compare:
         runs.append(tuple(args.compare))

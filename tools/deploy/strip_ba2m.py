@@ -11,7 +11,11 @@ with plain mmdet ``ResNet`` (``ResNeXt``) predicts. This tool writes
   arguments and ``custom_imports`` of ba2m_mm and BA2M hooks removed,
 
 and (unless ``--no-verify``) builds the plain model from the written config and
-loads the stripped checkpoint with ``strict=True``.
+loads the stripped checkpoint with ``strict=True`` (on failure both files are
+removed). The checkpoint is loaded safely (``torch.load(..., weights_only=True)``
+with ba2m_mm's allow-list; ``--unsafe-load`` opts in for a trusted file it
+refuses); a file that is not a checkpoint, holds no state dict or does not fit
+the config fails with an error naming it.
 
 Example:
     python tools/deploy/strip_ba2m.py work_dirs/demo/epoch_8.pth \
@@ -26,6 +30,10 @@ from typing import Dict, List, Tuple
 
 import torch
 from mmengine.config import Config
+
+from ba2m_mm.checkpoint import (InvalidCheckpointError, checkpoint_dict, load_checkpoint_file,
+                                load_weights, state_dict_of)
+from ba2m_mm.launch import add_unsafe_load_arg, apply_unsafe_load_arg
 
 # Naming contract of BA2MResNet: 'between' -> backbone.ba2m{i}.*,
 # 'inside' -> backbone.layer{i}.{j}.ba2m.* (optionally behind a wrapper prefix).
@@ -49,7 +57,10 @@ def parse_args():
         '--no-verify',
         action='store_true',
         help='skip building the plain model and the strict load check')
-    return parser.parse_args()
+    add_unsafe_load_arg(parser)
+    args = parser.parse_args()
+    apply_unsafe_load_arg(args)
+    return args
 
 
 def strip_state_dict(state_dict: Dict[str, torch.Tensor]) -> Tuple[OrderedDict, List[str]]:
@@ -125,12 +136,16 @@ def strip_ba2m(checkpoint: str, out: str, config: str = None, verify: bool = Tru
         dict: ``checkpoint``, ``config`` (written paths), ``removed_keys``
         and ``removed_params`` (number of values removed).
     """
-    ckpt = torch.load(checkpoint, map_location='cpu', weights_only=False)
-    state_dict = ckpt.get('state_dict', ckpt)
-    meta = dict(ckpt.get('meta', {})) if 'state_dict' in ckpt else {}
+    ckpt = checkpoint_dict(load_checkpoint_file(checkpoint, map_location='cpu'), checkpoint)
+    state_dict = state_dict_of(ckpt, checkpoint)
+    meta = (ckpt.get('meta', None) or {}) if 'state_dict' in ckpt else {}
+    if not isinstance(meta, dict):
+        raise InvalidCheckpointError(checkpoint,
+                                     f"has a 'meta' that is a {type(meta).__name__}, not a dict")
+    meta = dict(meta)
     if config is not None:
         cfg = Config.fromfile(config)
-    elif 'cfg' in meta:
+    elif isinstance(meta.get('cfg', None), str):
         cfg = Config.fromstring(meta['cfg'], file_format='.py')
     else:
         raise ValueError(f'strip_ba2m: {checkpoint} stores no config (meta.cfg); pass --config')
@@ -143,23 +158,34 @@ def strip_ba2m(checkpoint: str, out: str, config: str = None, verify: bool = Tru
     meta['cfg'] = plain_cfg.pretty_text
     torch.save(dict(meta=meta, state_dict=kept), out)
     if verify:
-        load_plain_detector(cfg_path, out)
+        try:
+            load_plain_detector(cfg_path, out)
+        except InvalidCheckpointError as e:
+            os.remove(out)
+            os.remove(cfg_path)
+            source = config or 'the config in its meta'
+            raise InvalidCheckpointError(
+                checkpoint, f'does not fit {source} after stripping BA2M: {e.problem}') from None
     return dict(
         checkpoint=out,
         config=cfg_path,
         removed_keys=removed,
-        removed_params=sum(state_dict[k].numel() for k in removed))
+        removed_params=sum(state_dict[k].numel() for k in removed
+                           if torch.is_tensor(state_dict[k])))
 
 
 def load_plain_detector(config: str, checkpoint: str) -> torch.nn.Module:
-    """Build the detector of ``config`` with mmdet alone and load ``checkpoint``
-    with ``strict=True`` (raises on any missing or unexpected key)."""
+    """Build the detector of ``config`` (plain mmdet modules) and load ``checkpoint``
+    with ``strict=True``.
+
+    Raises:
+        InvalidCheckpointError: On any missing or unexpected key or other shape.
+    """
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
     register_all_modules()
     model = MODELS.build(Config.fromfile(config).model)
-    state_dict = torch.load(checkpoint, map_location='cpu', weights_only=False)['state_dict']
-    model.load_state_dict(state_dict, strict=True)
+    load_weights(model, checkpoint, map_location='cpu', strict=True)
     return model.eval()
 
 

@@ -1,4 +1,4 @@
-"""DDP wrapper for CPU processes (gloo), used by the CPU distributed launch path."""
+"""DDP model wrapper for CPU processes (gloo), selected by ``cpu_distributed.py``."""
 import logging
 
 import torch.distributed as dist

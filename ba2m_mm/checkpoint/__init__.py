@@ -1,0 +1,27 @@
+"""Checkpoint loading that never runs code from the file.
+
+- ``safe_load.py``: :func:`load_checkpoint_file`, ``torch.load(..., weights_only=True)``
+  with the allow-list of ``allow_list.py``; refused files raise
+  :class:`UnsafeCheckpointError` naming the file and the refused globals
+  (found by ``pickle_globals.py``);
+- ``unsafe_opt_in.py``: ``--unsafe-load`` / ``BA2M_MM_UNSAFE_LOAD=1`` for trusted files;
+- ``validate.py``: :class:`InvalidCheckpointError` for files that are not a dict, hold no
+  state dict, do not fit the model or cannot be resumed from;
+- ``load_weights.py``: :func:`load_weights` into a model, for tools that build one;
+- ``mmengine_schemes.py``: the same loader for every ``CheckpointLoader`` prefix mmengine
+  knows (local, http(s), torchvision://, open-mmlab://, ...), registered on import, so the
+  Runner's ``load_from``/``resume`` and ``init_cfg`` pretrained weights load safely.
+"""
+from . import mmengine_schemes  # noqa: F401  registers the loaders in mmengine
+from .load_weights import load_weights
+from .safe_load import (UnsafeCheckpointError, checkpoint_source, load_checkpoint_file,
+                        refused_globals)
+from .unsafe_opt_in import UNSAFE_LOAD_ENV, allow_unsafe_load, unsafe_load_allowed
+from .validate import (InvalidCheckpointError, check_resumable, check_shapes, checkpoint_dict,
+                       state_dict_of)
+
+__all__ = [
+    'load_checkpoint_file', 'load_weights', 'UnsafeCheckpointError', 'InvalidCheckpointError',
+    'refused_globals', 'checkpoint_source', 'UNSAFE_LOAD_ENV', 'allow_unsafe_load',
+    'unsafe_load_allowed', 'checkpoint_dict', 'state_dict_of', 'check_shapes', 'check_resumable'
+]
