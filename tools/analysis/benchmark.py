@@ -98,12 +98,12 @@ import torch.nn as nn
 REPO = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 MODELS_ALL = ('plain', 'ba2m-exact', 'ba2m-sampled', 'ba2m-auto', 'gcnet', 'attn1111')
 MMDET_PLUGIN_MODELS = ('gcnet', 'attn1111')  # mmdet's ResNet with mmcv plugins
-# Goals (reported, not asserted): BA2M (default config) / plain. On CUDA: issue 13's goal,
-# a BA2M-ResNet training step at most 1.10x the plain one.
+# Goals (reported, not asserted): BA2M (default config) / plain. CPU: no regression past
+# 1.15 (classification) and 1.20 (detection); CUDA: a training step at most 1.10x the plain one.
 GOALS = {
-    'cls': dict(train=1.12, infer=1.01),
-    'det': dict(train=1.15, infer=1.01),
-    'det-backbone': dict(train=1.15, infer=1.01)
+    'cls': dict(train=1.15, infer=1.01),
+    'det': dict(train=1.20, infer=1.01),
+    'det-backbone': dict(train=1.20, infer=1.01)
 }
 GOALS_CUDA = {s: dict(train=1.10, infer=1.01) for s in GOALS}
 SETTINGS = {
