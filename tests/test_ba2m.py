@@ -212,12 +212,6 @@ def naive_pooled_attention(gsa, x):
     return (attention @ v).mean(1)
 
 
-def gsa_pooled(gsa, x):
-    weight, biases = gsa.projection()
-    projected = F.conv2d(x, weight[..., None, None], torch.cat(biases)).flatten(2)
-    return gsa(*projected.split(gsa.hidden_channels, dim=1), x.shape[2:])[0]
-
-
 def test_exact_global_spatial_matches_naive_reference():
     torch.manual_seed(0)
     gsa = GlobalSpatialAttention(32, 8, groups=4, mode='exact')
@@ -225,16 +219,16 @@ def test_exact_global_spatial_matches_naive_reference():
         gsa.query_bias.normal_()
     x = torch.randn(3, 32, 9, 11)
     torch.testing.assert_close(
-        gsa_pooled(gsa, x), naive_pooled_attention(gsa, x), rtol=1e-5, atol=1e-6)
+        gsa.pooled_attention(x), naive_pooled_attention(gsa, x), rtol=1e-5, atol=1e-6)
 
 
 def test_explicit_and_fused_attention_kernels_agree(monkeypatch):
     torch.manual_seed(0)
     gsa = GlobalSpatialAttention(32, 8, groups=4, mode='exact')
     x = torch.randn(2, 32, 9, 11)
-    explicit = gsa_pooled(gsa, x)  # 99 x 99 <= EXPLICIT_ATTENTION_MAX_ELEMENTS
+    explicit = gsa.pooled_attention(x)  # 99 x 99 <= EXPLICIT_ATTENTION_MAX_ELEMENTS
     monkeypatch.setattr(global_spatial_module, 'EXPLICIT_ATTENTION_MAX_ELEMENTS', 0)
-    torch.testing.assert_close(gsa_pooled(gsa, x), explicit, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(gsa.pooled_attention(x), explicit, rtol=1e-5, atol=1e-6)
 
 
 def test_auto_policy_by_device_and_dtype():
@@ -257,7 +251,7 @@ def test_sampled_estimator_is_unbiased():
     x = torch.randn(2, 16, 12, 12)
     with torch.no_grad():
         exact = naive_pooled_attention(gsa, x)
-        estimates = torch.stack([gsa_pooled(gsa, x) for _ in range(draws)])
+        estimates = torch.stack([gsa.pooled_attention(x) for _ in range(draws)])
         # per-query outputs give the population variance; i.i.d. uniform draws
         q, k, v = (t.transpose(1, 2) for t in global_inputs(gsa, x))
         rows = torch.softmax(q @ k.transpose(1, 2), dim=-1) @ v  # (N, L, d)

@@ -274,28 +274,27 @@ def mim_config(package: str, path: str) -> Config:
     return Config.fromfile(osp.join(get_installed_path(package), '.mim', 'configs', path))
 
 
-def classifier_cfg(depth: int, ba2m: bool) -> Config:
-    """mmpretrain ImageClassifier ResNet-``depth`` (1000 classes), optionally with
-    BA2M after all four stages (reduction 32)."""
-    cfg = mim_config('mmpretrain', f'_base_/models/resnet{depth}.py')
+def _imagenet_classifier_cfg(base: str, ba2m_type: str, ba2m: bool) -> Config:
+    """mmpretrain ImageClassifier from ``_base_/models/<base>.py`` (1000 classes),
+    optionally with backbone ``ba2m_type`` and BA2M after all four stages (R = 32)."""
+    cfg = mim_config('mmpretrain', f'_base_/models/{base}.py')
     cfg.default_scope = 'mmpretrain'
     if ba2m:
-        cfg.model.backbone.type = 'BA2MResNet'
+        cfg.model.backbone.type = ba2m_type
         cfg.model.backbone.ba2m_stages = (True, True, True, True)
         cfg.model.backbone.ba2m_cfg = dict(reduction=32)
     return cfg
+
+
+def classifier_cfg(depth: int, ba2m: bool) -> Config:
+    """ResNet-``depth``, optionally with BA2M (see :func:`_imagenet_classifier_cfg`)."""
+    return _imagenet_classifier_cfg(f'resnet{depth}', 'BA2MResNet', ba2m)
 
 
 def resnext_classifier_cfg(depth: int, ba2m: bool) -> Config:
-    """mmpretrain ImageClassifier ResNeXt-``depth`` 32x4d (1000 classes), optionally
-    with BA2M after all four stages (reduction 32), as configs/resnext*_ba2m_8xb32_in1k.py."""
-    cfg = mim_config('mmpretrain', f'_base_/models/resnext{depth}_32x4d.py')
-    cfg.default_scope = 'mmpretrain'
-    if ba2m:
-        cfg.model.backbone.type = 'BA2MResNeXt'
-        cfg.model.backbone.ba2m_stages = (True, True, True, True)
-        cfg.model.backbone.ba2m_cfg = dict(reduction=32)
-    return cfg
+    """ResNeXt-``depth`` 32x4d, optionally with BA2M, as
+    configs/resnext*_ba2m_8xb32_in1k.py (see :func:`_imagenet_classifier_cfg`)."""
+    return _imagenet_classifier_cfg(f'resnext{depth}_32x4d', 'BA2MResNeXt', ba2m)
 
 
 def light_classifier_cfg(name: str, ba2m: bool) -> Config:

@@ -19,14 +19,6 @@ import argparse
 import torch
 
 
-def pooled(gsa, x: torch.Tensor) -> torch.Tensor:
-    """GAP of the global branch's attention output, (N, d)."""
-    import torch.nn.functional as F
-    weight, biases = gsa.projection()
-    projected = F.conv2d(x, weight[..., None, None], torch.cat(biases)).flatten(2)
-    return gsa(*projected.split(gsa.hidden_channels, dim=1), x.shape[2:])[0]
-
-
 def feature_maps(batch: int, channels: int, size, seed: int) -> torch.Tensor:
     gen = torch.Generator().manual_seed(seed)
     profile = torch.rand(batch, channels, 1, 1, generator=gen) * 2  # per-image channel profile
@@ -44,7 +36,7 @@ def measure(channels: int, size, samples, batch: int, draws: int, reduction: int
     rows = []
     with torch.no_grad():
         exact_gsa = GlobalSpatialAttention(channels, hidden, groups, mode='exact')
-        exact = pooled(exact_gsa, x)  # (N, d)
+        exact = exact_gsa.pooled_attention(x)  # (N, d)
         proj = exact_gsa.proj_weight
         from ba2m_mm.models.layers.global_spatial import block_diagonal
         w = block_diagonal(proj, exact_gsa.proj_mask)  # (C, d)
@@ -55,7 +47,7 @@ def measure(channels: int, size, samples, batch: int, draws: int, reduction: int
             gsa.load_state_dict(exact_gsa.state_dict())
             rel, bn_units = [], []
             for _ in range(draws):
-                est = pooled(gsa, x)
+                est = gsa.pooled_attention(x)
                 rel.append(((est - exact).norm(dim=1) / exact.norm(dim=1)).mean().item())
                 bn_units.append(((est @ w.t() - z).abs() / spread).mean().item())
             rows.append(

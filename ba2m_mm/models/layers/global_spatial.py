@@ -149,6 +149,21 @@ class GlobalSpatialAttention(nn.Module):
         weight = block_diagonal(self.qkv_weight, self.qkv_mask)  # (3d, C)
         return weight, (self.query_bias, self.no_bias)  # g, h: no bias
 
+    def pooled_attention(self, x: torch.Tensor) -> torch.Tensor:
+        """GAP of the attention output for an input map, with this branch's own
+        f, g, h (in BA2M they run inside one convolution with the other
+        branches' first layers).
+
+        Args:
+            x (Tensor): Input feature map, shape (N, C, H, W).
+
+        Returns:
+            Tensor: Shape (N, d).
+        """
+        weight, biases = self.projection()
+        projected = F.conv2d(x, weight[..., None, None], torch.cat(biases)).flatten(2)
+        return self(*projected.split(self.hidden_channels, dim=1), x.shape[2:])[0]
+
     def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, size: tuple) -> tuple:
         """What GAP(A_GS) = GAP(BN(proj o)) is made of, o the attention output.
 

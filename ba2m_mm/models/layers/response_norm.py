@@ -15,17 +15,20 @@ def normalised_responses(pooled: torch.Tensor, weight: torch.Tensor, gamma: torc
         pooled (Tensor): Pooled hidden units h, shape (B, N, d).
         weight (Tensor): W, shape (B, C, d).
         gamma, beta (Tensor): BN's affine parameters, shape (B, C).
-        mean, rstd (Tensor): Mean and 1 / sqrt(var + eps) of z, shape (B, C).
+        mean, rstd (Tensor): Mean and reciprocal standard deviation of z,
+            shape (B, C).
 
     Returns:
         tuple[Tensor]: The responses, (B, N, C); BN's per-channel scale
         gamma * rstd, (B, C); W scaled by it, (B, C, d).
     """
+    num_branches, channels = gamma.shape
     scale = gamma * rstd  # (B, C)
-    scaled_weight = weight * scale[..., None]  # (B, C, d)
-    shift = (beta - mean * scale)[:, None]  # (B, 1, C)
+    scaled_weight = weight * scale.view(num_branches, channels, 1)  # (B, C, d)
+    shift = (beta - mean * scale).view(num_branches, 1, channels)
     # gamma (W h - mean) rstd + beta as one product per branch
-    return torch.baddbmm(shift, pooled, scaled_weight.mT), scale, scaled_weight
+    responses = torch.baddbmm(shift, pooled, scaled_weight.transpose(1, 2))  # (B, N, C)
+    return responses, scale, scaled_weight
 
 
 class ResponseNorm(nn.Module):
@@ -71,6 +74,7 @@ class ResponseNorm(nn.Module):
         self.register_buffer('running_mean', torch.zeros(num_branches, out_channels))
         self.register_buffer('running_var', torch.ones(num_branches, out_channels))
         self.register_buffer('num_batches_tracked', torch.zeros(()))
+        # a tensor 1 for the counter: adding a Python 1 costs a host-side scalar tensor per step
         self.register_buffer('one', torch.ones(()), persistent=False)
         self.register_buffer(
             'channel_mean', torch.full((out_channels, ), 1 / out_channels),

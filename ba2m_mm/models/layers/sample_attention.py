@@ -7,7 +7,7 @@ FLOPs. The gradient is written out below and checked against autograd in the tes
 """
 import torch
 
-from .response_norm import ResponseNorm
+from .response_norm import ResponseNorm, normalised_responses
 
 
 class SampleAttention(torch.autograd.Function):
@@ -22,13 +22,9 @@ class SampleAttention(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, gamma, beta, mean, rstd, pooled, weight, channel_mean):
-        mean_rstd = mean * rstd  # (B, C)
-        scale = gamma * rstd  # (B, C)
-        num_branches, channels = scale.shape
-        scaled_weight = weight * scale.view(num_branches, channels, 1)  # (B, C, d)
-        # gamma (W h - mean) rstd + beta as one product per branch
-        shift = (beta - gamma * mean_rstd).view(num_branches, 1, channels)
-        responses = torch.baddbmm(shift, pooled, scaled_weight.transpose(1, 2))  # (B, N, C)
+        responses, scale, scaled_weight = normalised_responses(pooled, weight, gamma, beta, mean,
+                                                               rstd)  # (B, N, C)
+        mean_rstd = mean * rstd  # (B, C): for gamma's gradient; mean changes in place later
         strongest = responses.amax(dim=0)  # (N, C), Eq. 9 max
         won = torch.eq(responses, strongest).to(responses.dtype)  # (B, N, C): 1 where b won
         ctx.save_for_backward(pooled, weight, scaled_weight, scale, mean_rstd, rstd, won,
