@@ -17,6 +17,7 @@ from ba2m_mm.models.layers import normalised_responses
 
 def make_ba2m(channels=32, reduction=4, **kwargs):
     torch.manual_seed(0)
+    kwargs.setdefault('zero_init', False)  # the attention at full strength
     module = BA2M(channels, reduction=reduction, **kwargs)
     module.init_weights()
     return module.train()
@@ -236,12 +237,20 @@ def test_auto_policy_by_device_and_dtype():
     assert gsa.use_exact(100) and not gsa.use_exact(101)
     assert GlobalSpatialAttention(8, 2, mode='sampled', num_samples=16).use_exact(16)
     assert not GlobalSpatialAttention(8, 2, mode='sampled', num_samples=16).use_exact(17)
-    auto = GlobalSpatialAttention(8, 2)  # default limits
-    for dtype, device, limit in [(torch.float32, 'cpu', 1024), (torch.bfloat16, 'cpu', 1024),
-                                 (torch.float32, 'cuda', 1024), (torch.bfloat16, 'cuda', 16800),
-                                 (torch.float16, 'cuda', 16800)]:
-        assert auto.use_exact(limit, dtype, device), (dtype, device)
-        assert not auto.use_exact(limit + 1, dtype, device), (dtype, device)
+    assert gsa.use_exact(100, batch_size=256)  # explicit limit: whatever the batch
+    auto = GlobalSpatialAttention(8, 2)  # default limits: N x (HW)^2 elements by device, dtype
+    for dtype, device, batch, limit in [(torch.float32, 'cpu', 4, 1024),
+                                        (torch.bfloat16, 'cpu', 1, 2048),
+                                        (torch.float32, 'cuda', 32, 1024),
+                                        (torch.bfloat16, 'cuda', 2, 16800),
+                                        (torch.float16, 'cuda', 32, 4200)]:
+        assert auto.use_exact(limit, batch, dtype, device), (dtype, device)
+        assert not auto.use_exact(limit + 1, batch, dtype, device), (dtype, device)
+    # CIFAR size at the paper's batch on CPU: budget / (N HW) sampled queries, then exact
+    assert [auto.num_queries(hw, 128) for hw in (1024, 256, 64, 16)] == [32, 128, 64, 16]
+    assert auto.num_queries(100_000, 2, torch.float32, 'cpu') == 20  # 2^22 / (2 * 1e5)
+    assert auto.num_queries(10**7, 64) == 16  # never below AUTO_MIN_SAMPLES
+    assert auto.num_queries(66800, 2, torch.float16, 'cuda') == 256  # at most num_samples
 
 
 def test_sampled_estimator_is_unbiased():

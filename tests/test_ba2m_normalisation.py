@@ -10,6 +10,7 @@ from ba2m_mm.models.layers import BA2M
 
 
 def make_ba2m(channels=32, reduction=4, **kwargs):
+    kwargs.setdefault('zero_init', False)  # the attention at full strength
     torch.manual_seed(0)
     module = BA2M(channels, reduction=reduction, **kwargs)
     module.init_weights()
@@ -37,8 +38,12 @@ def test_two_samples_are_not_standardised_against_each_other(steps):
     """At 2 images per batch, BN over the batch made every branch response +-1
     and the two samples mirror images (69-88% of the values within 1e-3 of +-1
     before this module used running statistics). At initialisation (gamma=1,
-    beta=0) and after training steps, at most 5% may be, and no mirror images."""
-    module = make_ba2m(512, reduction=32)
+    beta=0) and after training steps, at most 5% may be, and no mirror images.
+    At step 0 the default statistics are those of the first batch itself (its
+    two samples are mirror images then; gamma = 0 at that point by default), so
+    step 0 is checked with the prior ('running')."""
+    module = make_ba2m(512, reduction=32, statistics='running' if steps == 0 else
+                       'running_with_batch')
     for step in range(steps):
         module(two_different_maps(seed=100 + step))  # updates the running statistics
     with torch.no_grad():
@@ -52,9 +57,10 @@ def test_two_samples_are_not_standardised_against_each_other(steps):
 
 
 def test_response_of_a_sample_does_not_depend_on_the_others():
-    """Running statistics: a sample's branch responses are the same whatever
-    shares its batch (the weights still compare the samples, Eq. 11)."""
-    module = make_ba2m(gsa_mode='exact')
+    """Running statistics of the batches before: a sample's branch responses are
+    the same whatever shares its batch (the weights still compare the samples,
+    Eq. 11). The default statistics include the batch (weight 1/k, then momentum)."""
+    module = make_ba2m(gsa_mode='exact', statistics='running')
     for _ in range(3):
         module(torch.randn(2, 32, 5, 5))
     x = torch.randn(2, 32, 5, 5)
@@ -69,7 +75,7 @@ def test_local_branch_bn_over_nhw_equals_explicit_computation():
     module derives from the mean and d x d second moment of y equal those of
     the explicit C-channel map z = g2(y), and the next response equals GAP of
     that BN applied to the explicit map."""
-    module = make_ba2m(32, reduction=4, gsa_mode='exact')
+    module = make_ba2m(32, reduction=4, gsa_mode='exact', statistics='running')
     local = module.branches.index('local')
     x = torch.rand(3, 32, 7, 9)
 

@@ -1,5 +1,5 @@
 """End to end: tools/demo.py builds tiny digits data, trains through mmengine's Runner
-and evaluates with mmdet's CocoMetric (bbox and segm)."""
+(ba2m_mm.compare) and evaluates with mmdet's CocoMetric (bbox and segm)."""
 import importlib.util
 import math
 import os
@@ -7,6 +7,9 @@ import os.path as osp
 
 import pytest
 
+from ba2m_mm.compare import add_weight_hook, run_config
+from ba2m_mm.compare.digits import BA2M_CONFIG, DIGITS_ARMS, digits_config, ensure_digits
+from ba2m_mm.compare.run import WEIGHT_HOOK
 from ba2m_mm.models.layers import BA2M
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -26,25 +29,26 @@ TINY_PIPELINES = {
 
 def test_demo_trains_and_reports_coco_metrics(tmp_path):
     data_root = str(tmp_path / 'digits')
-    data = demo.ensure_data(
+    data = ensure_digits(
         data_root, num_train=4, num_val=2, image_size=64, digit_size=(16, 30), progress=False)
     assert data == dict(train=4, val=2, built=True)
-    assert demo.ensure_data(data_root, num_train=4, num_val=2)['built'] is False
+    assert ensure_digits(data_root, num_train=4, num_val=2)['built'] is False
 
-    result = demo.run_arm(
-        'ba2m', data_root, str(tmp_path / 'work'), max_epochs=1, cfg_options=TINY_PIPELINES)
-    assert result['iters'] == 2 and result['epochs'] == 1
+    cfg = digits_config(
+        DIGITS_ARMS['ba2m'], data_root, str(tmp_path / 'work'), max_epochs=1,
+        cfg_options=TINY_PIPELINES)
+    result = run_config(cfg, 'test')
+    assert result['iters'] == 2
     for key in ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/segm_mAP', 'coco/segm_mAP_50'):
         assert key in result['metrics'] and math.isfinite(result['metrics'][key])
         assert 0.0 <= result['metrics'][key] <= 1.0
     assert 'epoch_1.pth' in os.listdir(tmp_path / 'work')
-    table = demo.format_table([result])
-    assert 'BA2M R-18 (scaled_softmax)' in table and 'segm mAP' in table
+    assert sorted(result['weight_spread']) == ['layer1', 'layer2', 'layer3', 'layer4']
 
 
 def test_arm_configs_share_everything_but_the_backbone(tmp_path):
     cfgs = {
-        arm: demo.arm_config(arm, str(tmp_path), str(tmp_path / arm), max_epochs=4)
+        arm: digits_config(DIGITS_ARMS[arm], str(tmp_path), str(tmp_path / arm), max_epochs=4)
         for arm in ('ba2m', 'plain', 'ba2m_softmax')
     }
     ba2m, plain, softmax = (cfgs[a].to_dict() for a in ('ba2m', 'plain', 'ba2m_softmax'))
@@ -71,7 +75,7 @@ def test_ba2m_modules_in_demo_model():
     from mmdet.utils import register_all_modules
     from mmengine.config import Config
     register_all_modules()
-    cfg = Config.fromfile(demo.BA2M_CONFIG)
+    cfg = Config.fromfile(BA2M_CONFIG)
     model = MODELS.build(cfg.model)
     names = sorted(m.name for m in model.modules() if isinstance(m, BA2M))
     assert names == ['layer1', 'layer2', 'layer3', 'layer4']
@@ -79,7 +83,8 @@ def test_ba2m_modules_in_demo_model():
 
 def test_batch_size_keeps_the_budget_in_images_and_logs_weights(tmp_path):
     cfgs = {
-        (arm, b): demo.arm_config(arm, str(tmp_path), str(tmp_path / arm), batch_size=b)
+        (arm, b): digits_config(DIGITS_ARMS[arm], str(tmp_path), str(tmp_path / arm),
+                                batch_size=b)
         for arm in ('ba2m', 'plain')
         for b in (2, 4)
     }
@@ -91,15 +96,16 @@ def test_batch_size_keeps_the_budget_in_images_and_logs_weights(tmp_path):
     assert (b4.param_scheduler[1].milestones, b2.param_scheduler[1].milestones) == ([250], [500])
     assert (b4.param_scheduler[1].end, b2.param_scheduler[1].end) == (300, 600)
     assert b2.optim_wrapper.optimizer.lr == b4.optim_wrapper.optimizer.lr  # not rescaled
-    assert demo.add_weight_hook(b4) and b4.custom_hooks == [demo.WEIGHT_HOOK]
-    assert demo.add_weight_hook(b4) and len(b4.custom_hooks) == 1  # not twice
-    assert not demo.add_weight_hook(cfgs['plain', 2])
+    assert add_weight_hook(b4) and b4.custom_hooks == [WEIGHT_HOOK]
+    assert add_weight_hook(b4) and len(b4.custom_hooks) == 1  # not twice
+    assert not add_weight_hook(cfgs['plain', 2])
     assert not cfgs['plain', 2].get('custom_hooks')
     # Both knobs together: epochs stretch the milestones, the batch scales all boundaries.
-    both = demo.arm_config('ba2m', str(tmp_path), str(tmp_path / 'x'), max_epochs=4, batch_size=2)
+    both = digits_config(DIGITS_ARMS['ba2m'], str(tmp_path), str(tmp_path / 'x'), max_epochs=4,
+                         batch_size=2)
     assert both.param_scheduler[1].milestones == [1000] and both.param_scheduler[0].end == 100
     with pytest.raises(ValueError, match='batch_size must be an int >= 1, got 0'):
-        demo.arm_config('ba2m', str(tmp_path), str(tmp_path / 'x'), batch_size=0)
+        digits_config(DIGITS_ARMS['ba2m'], str(tmp_path), str(tmp_path / 'x'), batch_size=0)
 
 
 def test_demo_arguments():
@@ -117,60 +123,37 @@ def test_demo_arguments():
             demo.parse_args(argv)
 
 
-def test_summary_mean_and_sample_std():
-    runs = []
-    for seed, (bbox, segm, w) in enumerate([(0.5, 0.4, 0.02), (0.6, 0.5, 0.04), (0.7, 0.3, 0.03)]):
-        for arm, label in (('ba2m', 'BA2M'), ('plain', 'plain')):
-            runs.append(
-                dict(
-                    arm=arm,
-                    label=label,
-                    seed=seed,
-                    batch_size=2,
-                    iters=300,
-                    train_time=100.0 + seed,
-                    metrics={
-                        'coco/bbox_mAP': bbox,
-                        'coco/segm_mAP': segm
-                    },
-                    weight_spread={'layer1': dict(w_std=w)} if arm == 'ba2m' else {}))
-    rows = demo.summarize(runs)
-    assert [(r['batch_size'], r['arm'], r['seeds']) for r in rows] == [(2, 'ba2m', [0, 1, 2]),
-                                                                       (2, 'plain', [0, 1, 2])]
-    bbox = rows[0]['metrics']['coco/bbox_mAP']
-    assert bbox['mean'] == pytest.approx(0.6) and bbox['std'] == pytest.approx(0.1)  # n - 1
-    assert rows[0]['w_std']['layer1']['mean'] == pytest.approx(0.03)
-    assert rows[1]['w_std'] == {}
-    table = demo.format_summary(rows)
-    assert '| 2 | BA2M | 0 1 2 | 0.600 ± 0.100 | 0.400 ± 0.100 | 0.0300 ± 0.0100 | 300 |' in table
-    assert '| 2 | plain | 0 1 2 | 0.600 ± 0.100 | 0.400 ± 0.100 | - | 300 |' in table
-
-
 def test_seeds_run_end_to_end_with_weight_spread(tmp_path):
     """``main`` with two seeds: separate log dirs, the hook's weight spread, JSON and md."""
     import json
 
     import torch
     data_root = str(tmp_path / 'digits')
-    demo.ensure_data(
+    ensure_digits(
         data_root, num_train=4, num_val=2, image_size=64, digit_size=(16, 30), progress=False)
     argv = [
-        '--arms', 'ba2m', '--seeds', '0', '1', '--batch-size', '2', '--max-epochs', '1',
+        '--arms', 'ba2m', 'plain', '--seeds', '0', '1', '--batch-size', '2', '--max-epochs', '1',
         '--data-root', data_root, '--work-dir-root',
         str(tmp_path / 'work'), '--threads',
         str(torch.get_num_threads()), '--cfg-options'
     ] + [f'{k}={v}'.replace(' ', '') for k, v in TINY_PIPELINES.items()]
     demo.main(argv)
     report = json.loads((tmp_path / 'work' / 'demo_results.json').read_text())
-    assert [(r['seed'], r['batch_size'], r['iters']) for r in report['results']] == [(0, 2, 2),
-                                                                                     (1, 2, 2)]
+    assert [(r['arm'], r['seed'], r['group'], r['iters']) for r in report['results']] == [
+        ('ba2m', 0, 2, 2), ('plain', 0, 2, 2), ('ba2m', 1, 2, 2), ('plain', 1, 2, 2)]
     for r in report['results']:
         # Each run logged its own 2 iterations in its own work dir (no shared visualizer).
-        assert r['work_dir'].endswith(f'demo_ba2m_b2_seed{r["seed"]}')
+        assert r['work_dir'].endswith(f'demo_{r["arm"]}_b2_seed{r["seed"]}')
         spread = r['weight_spread']
+        if r['arm'] == 'plain':
+            assert spread == {}
+            continue
         assert sorted(spread) == ['layer1', 'layer2', 'layer3', 'layer4']
         assert all(s['logged'] == 2 and 0 <= s['w_std'] < 1 for s in spread.values())
-    (row, ) = report['summary']
+    row = report['summary'][0]
     assert row['seeds'] == [0, 1] and row['metrics']['coco/bbox_mAP']['n'] == 2
+    (diff, ) = report['differences']
+    assert diff['reference'] == 'plain' and sorted(diff['per_seed']) == ['0', '1']
     md = (tmp_path / 'work' / 'demo_results.md').read_text()
-    assert 'w std layer1' in md and '| 2 | BA2M R-18 (scaled_softmax) | 0 1 |' in md
+    assert 'w std layer1 (all / last)' in md and '| 2 | BA2M R-18 | 2 |' in md
+    assert 'BA2M R-18 - plain' in md

@@ -1,4 +1,9 @@
-"""Demo datasets built offline (no download)."""
+"""Datasets built or prepared offline (no download)."""
+from .cifar10_jpeg import (CIFAR10_CLASSES, ensure_cifar10_jpeg, extract_cifar10_jpeg,
+                           make_cifar10_splits)
 from .digits_demo import DIGIT_CLASSES, DIGIT_PALETTE, build_digits_coco, write_voc
 
-__all__ = ['DIGIT_CLASSES', 'DIGIT_PALETTE', 'build_digits_coco', 'write_voc']
+__all__ = [
+    'CIFAR10_CLASSES', 'ensure_cifar10_jpeg', 'extract_cifar10_jpeg', 'make_cifar10_splits',
+    'DIGIT_CLASSES', 'DIGIT_PALETTE', 'build_digits_coco', 'write_voc'
+]

@@ -14,10 +14,12 @@ from .channel_attention import ChannelAttention
 from .global_batch import is_distributed
 from .global_spatial import GlobalSpatialAttention
 from .local_spatial import LocalSpatialAttention
-from .response_norm import ResponseNorm
+from .response_norm import ResponseNorm, normalised_responses
 from .sample_attention import sample_attention
 
 BRANCHES = ('channel', 'local', 'global')
+# Statistics the branch BN normalises with in training (see the class docs).
+STATISTICS = ('running', 'batch', 'running_with_batch')
 # Attribute that holds each branch, named after the paper.
 BRANCH_MODULES = {
     'channel': 'channel_attention',
@@ -49,11 +51,19 @@ class BA2M(BaseModule):
     - d = C // R hidden channels; ReLU between the layers of the channel and
       local branches.
     - Each branch ends in the BN the paper gives A_C and A_LS, over the batch
-      for A_C (Eq. 6) and A_GS, over N x H x W for A_LS (Eq. 7), with running
-      statistics in training too (:class:`ResponseNorm`): at 2 images per GPU,
-      batch statistics make the two samples mirror images (+-1 in every
-      channel of A_C). With ``sync``, the statistics come from the global
-      batch.
+      for A_C (Eq. 6) and A_GS, over N x H x W for A_LS (Eq. 7)
+      (:class:`ResponseNorm`). ``statistics`` chooses what it normalises with
+      in training; the default, the running statistics *after* adding the
+      batch, never standardises a batch of 2 against itself alone (which makes
+      the two samples mirror images, +-1 in every channel) and never uses the
+      prior (mean 0, variance 1) or a lone 2-sample variance, which blew the
+      responses up to ~1e3 at N = 2. With ``sync``, the statistics come from
+      the global batch.
+    - Start as the identity (``zero_init``): gamma of the branch BN starts at
+      0, so every response is 0, every SAR equal and every weight exactly 1;
+      BA2M departs from the identity as gamma learns. At the paper's batch
+      (N = 128 CIFAR photos) a full-strength start made one image carry the
+      whole batch (weight 128 of 128) from the first iteration.
     - Global branch: grouped 1x1 f, g, h with ``groups = gcd(R, d, C)``
       (R when C >= R^2 and R is a power of two, as Eq. 16 assumes), softmax
       scaled by 1/sqrt(d), and a grouped 1x1 projection d -> C.
@@ -94,13 +104,21 @@ class BA2M(BaseModule):
             process's samples. Defaults to False.
         momentum (float): Weight of a new batch in the branches' running
             statistics, see :class:`ResponseNorm`. Defaults to 0.1.
+        statistics (str): What the branch BN normalises with in training:
+            ``'running'`` (the batches before this one), ``'batch'`` (this
+            batch, as BN in training) or ``'running_with_batch'`` (the running
+            statistics after adding this batch). Defaults to
+            ``'running_with_batch'``.
+        zero_init (bool): Start as the identity: gamma of the branch BN is 0
+            at initialisation, so every weight is exactly 1. Defaults to True.
         gsa_mode (str): ``'auto'``, ``'exact'`` or ``'sampled'``; see
             :class:`GlobalSpatialAttention`. Defaults to ``'auto'``.
         gsa_num_samples (int): Query positions sampled by the global branch.
             Defaults to 256.
         gsa_exact_max_positions (int, optional): Largest H*W computed exactly
-            in ``'auto'`` mode. Defaults to None: 16,800 in half precision on
-            an accelerator, 1,024 otherwise.
+            in ``'auto'`` mode, whatever the batch. Defaults to None: exact
+            while N x (HW)^2 fits the budget of the device and dtype
+            (:data:`~.global_spatial.AUTO_EXACT_MAX_ELEMENTS`).
         gsa_groups (int, optional): Groups of the global branch's 1x1 convs.
             Defaults to None (``gcd(R, d, C)``).
         finite_check_interval (int): Training forwards between two checks for
@@ -115,8 +133,8 @@ class BA2M(BaseModule):
         >>> y = ba2m(x)
         >>> y.shape
         torch.Size([4, 64, 8, 8])
-        >>> round(ba2m.last_weights.mean().item(), 4)  # N * softmax: mean weight 1
-        1.0
+        >>> ba2m.last_weights  # zero_init: the identity until gamma learns
+        tensor([1., 1., 1., 1.])
         >>> torch.equal(ba2m.eval()(x), x)  # identity at inference
         True
     """
@@ -128,6 +146,8 @@ class BA2M(BaseModule):
                  normalize: str = 'scaled_softmax',
                  sync: bool = False,
                  momentum: float = 0.1,
+                 statistics: str = 'running_with_batch',
+                 zero_init: bool = True,
                  gsa_mode: str = 'auto',
                  gsa_num_samples: int = 256,
                  gsa_exact_max_positions: Optional[int] = None,
@@ -155,6 +175,11 @@ class BA2M(BaseModule):
                 f'BA2M{where}: normalize must be one of {NORMALIZATIONS}, got {normalize!r}')
         if not isinstance(momentum, (int, float)) or not 0 < momentum <= 1:
             raise ValueError(f'BA2M{where}: momentum must be a number in (0, 1], got {momentum!r}')
+        if statistics not in STATISTICS:
+            raise ValueError(
+                f'BA2M{where}: statistics must be one of {STATISTICS}, got {statistics!r}')
+        if not isinstance(zero_init, bool):
+            raise ValueError(f'BA2M{where}: zero_init must be a bool, got {zero_init!r}')
         if not isinstance(finite_check_interval, int) or finite_check_interval < 1:
             raise ValueError(f'BA2M{where}: finite_check_interval must be an int >= 1, got '
                              f'{finite_check_interval!r}')
@@ -163,6 +188,8 @@ class BA2M(BaseModule):
         self.branches = tuple(b for b in BRANCHES if b in branches)
         self.normalize = normalize
         self.sync = sync
+        self.statistics = statistics
+        self.zero_init = zero_init
         self.finite_check_interval = finite_check_interval
         self.name = name
         hidden = in_channels // reduction
@@ -180,7 +207,9 @@ class BA2M(BaseModule):
             except ValueError as e:
                 raise ValueError(f'BA2M{where}: {e}') from e
         # The BN ending each branch (Eq. 6-7), one row per branch
-        self.bn = ResponseNorm(len(self.branches), in_channels, momentum)
+        # gamma = 0 (zero_init): every response is beta = 0, every weight 1 (the identity)
+        self.bn = ResponseNorm(
+            len(self.branches), in_channels, momentum, init_gamma=0.0 if zero_init else 1.0)
         self.last_weights = None  # (N,) weights of the last training batch
         self.last_responses = None  # (B, N, C) branch responses of the last training batch
         self._forwards = 0
@@ -243,27 +272,47 @@ class BA2M(BaseModule):
                 pooled, weight = pooled.float(), weight.float()
         return pooled, weight, {b: m for b, m in enumerate(maps) if m is not None}
 
+    def _statistics(self, pooled: torch.Tensor, weight: torch.Tensor, maps: dict) -> tuple:
+        """Mean and 1/std of z = W h that the branch BN normalises with, (B, C)
+        each; in training this also adds the batch to the running statistics.
+
+        ``'running'``: the running statistics of the batches before this one;
+        ``'batch'``: this batch's; ``'running_with_batch'``: the running
+        statistics after adding this batch. Treated as constants by autograd.
+        """
+        bn = self.bn
+        if not self.training:
+            return bn.running_mean, bn.running_rstd()
+        mean, var = bn.batch_moments(pooled, weight, maps, self.sync)
+        if self.statistics == 'batch':
+            bn.update(mean, var)
+            return mean, var.clamp(min=bn.eps).rsqrt()
+        if self.statistics == 'running':
+            stats = bn.running_mean.clone(), bn.running_rstd()
+            bn.update(mean, var)
+            return stats
+        bn.update(mean, var)  # 'running_with_batch'
+        return bn.running_mean, bn.running_rstd()
+
     def branch_responses(self, x: torch.Tensor) -> torch.Tensor:
         """Pooled responses of the enabled branches, shape (B, N, C), fp32.
 
-        In training mode this then adds the batch to the running statistics
+        In training mode this also adds the batch to the running statistics
         of BN (summed over processes with ``sync``), as BN does.
         """
         pooled, weight, maps = self._branch_outputs(x)
-        responses = self.bn(pooled, weight)  # (B, N, C)
-        if self.training:
-            self.bn.update(pooled, weight, maps, self.sync)
-        return responses
+        mean, rstd = self._statistics(pooled, weight, maps)
+        return normalised_responses(pooled, weight, self.bn.weight, self.bn.bias, mean,
+                                    rstd)[0]  # (B, N, C)
 
     def sample_attention(self, x: torch.Tensor) -> torch.Tensor:
         """SAR of every sample (Eq. 9): mean_c max(A_C, A'_LS, A'_GS), (N,), fp32.
 
-        In training mode this then adds the batch to BN's running statistics.
+        In training mode this also adds the batch to BN's running statistics.
         """
         pooled, weight, maps = self._branch_outputs(x)
-        sar, self.last_responses = sample_attention(self.bn, pooled, weight)
-        if self.training:
-            self.bn.update(pooled, weight, maps, self.sync)
+        mean, rstd = self._statistics(pooled, weight, maps)
+        sar, self.last_responses = sample_attention(self.bn, pooled, weight, mean, rstd)
         return sar
 
     def check_finite(self):

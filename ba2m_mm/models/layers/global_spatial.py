@@ -6,13 +6,20 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 GSA_MODES = ('auto', 'exact', 'sampled')
-# Largest H*W that gsa_mode='auto' computes exactly, by where the attention runs.
-# CPU, and fp32 anywhere: the exact kernel's (HW)^2 cost dominates BA2M above ~1k
-# positions (CPU: 246 vs 117 ms at stage 1 of a 224^2 batch of 8; H100/H200 fp32:
-# 7.07 ms at 3,136 positions x 32 images). Half precision on an accelerator:
-# 1.28 ms at 16,800 positions x 2 images (stage 2 of 800x1344) and 0.94 ms at
-# 3,136 x 32, so every detection stage from 2 on and every 224^2 stage is exact.
-AUTO_EXACT_MAX_POSITIONS = dict(default=1024, accelerator_half=16800)
+# Attention budget of gsa_mode='auto', in elements N x M x HW of the batch's attention
+# matrices (M query positions: HW when exact), by where the attention runs. The branch costs
+# O(N M HW d), so the batch counts as much as the positions. Exact while N (HW)^2 fits,
+# else M = budget / (N HW) sampled queries, at least AUTO_MIN_SAMPLES, at most num_samples.
+# - cpu: 2^22. At CIFAR size (32^2, N = 128, R = 8, base width 16, 1 thread) a BA2M
+#   forward+backward at stage 1 took 0.53 s with 256 sampled queries (the exact branch was
+#   the old default there: a BA2M step 4.9x the plain one), 0.19 s with 64; the plain
+#   ResNet-18 step takes 0.7 s. With 2^22: 32 queries at stage 1, 128 at stage 2.
+# - accelerator_fp32: 2^25 (32 images x 1,024 positions, exact); H100/H200 fp32: 7.07 ms
+#   exact at 3,136 positions x 32 images (3.1e8 elements), so that one is sampled.
+# - accelerator_half: 2 x 16,800^2 (5.6e8): 1.28 ms at 16,800 positions x 2 images (stage 2
+#   of 800x1344) and 0.94 ms at 3,136 x 32 (3.1e8), so both are exact.
+AUTO_EXACT_MAX_ELEMENTS = dict(cpu=2**22, accelerator_fp32=2**25, accelerator_half=2 * 16800**2)
+AUTO_MIN_SAMPLES = 16
 
 # Largest M x HW attention matrix per sample computed as an explicit product (fewer
 # operators than the fused kernel; 32 MiB in fp32); SDPA's O(HW)-memory kernel above.
@@ -57,10 +64,12 @@ class GlobalSpatialAttention(nn.Module):
       uniformly at random (with replacement; one draw shared by the batch),
       each attending to all HW keys. This is an unbiased estimator of the
       exact mean, O(M HW d) time;
-    - ``'auto'``: exact up to ``exact_max_positions`` positions, sampled
-      above. Its default depends on where the attention runs: 16,800 in half
-      precision on an accelerator (CUDA autocast), 1,024 otherwise (CPU, and
-      fp32 anywhere); see ``AUTO_EXACT_MAX_POSITIONS``.
+    - ``'auto'``: a budget of attention elements N x M x HW set by where the
+      attention runs (``AUTO_EXACT_MAX_ELEMENTS``: CPU; accelerator in fp32;
+      accelerator in half precision): exact (M = HW) while it fits, else
+      ``M = budget / (N HW)`` sampled queries, between ``AUTO_MIN_SAMPLES``
+      and ``num_samples``; or, if ``exact_max_positions`` is given, exact up
+      to that many positions whatever the batch, ``num_samples`` above.
 
     The M x HW attention matrix is an explicit product up to
     ``EXPLICIT_ATTENTION_MAX_ELEMENTS`` per sample, and
@@ -73,9 +82,11 @@ class GlobalSpatialAttention(nn.Module):
         groups (int): Groups of the 1x1 convolutions. Defaults to 1.
         mode (str): ``'auto'``, ``'exact'`` or ``'sampled'``.
             Defaults to ``'auto'``.
-        num_samples (int): Sampled query positions M. Defaults to 256.
+        num_samples (int): Sampled query positions M (``'sampled'``; the
+            most ``'auto'`` samples). Defaults to 256.
         exact_max_positions (int, optional): Largest HW computed exactly in
-            ``'auto'`` mode. Defaults to None (by device and dtype, above).
+            ``'auto'`` mode, whatever the batch. Defaults to None (the
+            N x (HW)^2 budget of ``AUTO_EXACT_MAX_ELEMENTS``).
     """
 
     def __init__(self,
@@ -124,19 +135,37 @@ class GlobalSpatialAttention(nn.Module):
 
     def use_exact(self,
                   num_positions: int,
+                  batch_size: int = 1,
                   dtype: torch.dtype = torch.float32,
                   device_type: str = 'cpu') -> bool:
-        """Whether ``num_positions`` = HW positions are computed exactly, for
-        attention inputs of ``dtype`` on a ``device_type`` device."""
-        if self.mode == 'exact' or num_positions <= self.num_samples:
-            return True
+        """Whether ``num_positions`` = HW positions of ``batch_size`` images
+        are computed exactly, for attention inputs of ``dtype`` on a
+        ``device_type`` device."""
+        return self.num_queries(num_positions, batch_size, dtype, device_type) == num_positions
+
+    def num_queries(self,
+                    num_positions: int,
+                    batch_size: int = 1,
+                    dtype: torch.dtype = torch.float32,
+                    device_type: str = 'cpu') -> int:
+        """Query positions M of the attention (``num_positions``: exact)."""
+        if self.mode == 'exact' or num_positions <= self.num_samples and self.mode == 'sampled':
+            return num_positions
         if self.mode == 'sampled':
-            return False
-        limit = self.exact_max_positions
-        if limit is None:
-            half = dtype in (torch.float16, torch.bfloat16) and device_type != 'cpu'
-            limit = AUTO_EXACT_MAX_POSITIONS['accelerator_half' if half else 'default']
-        return num_positions <= limit
+            return self.num_samples
+        if self.exact_max_positions is not None:
+            exact = num_positions <= self.exact_max_positions
+            return num_positions if exact else min(self.num_samples, num_positions)
+        if device_type == 'cpu':
+            budget = AUTO_EXACT_MAX_ELEMENTS['cpu']
+        elif dtype in (torch.float16, torch.bfloat16):
+            budget = AUTO_EXACT_MAX_ELEMENTS['accelerator_half']
+        else:
+            budget = AUTO_EXACT_MAX_ELEMENTS['accelerator_fp32']
+        if batch_size * num_positions**2 <= budget:
+            return num_positions
+        queries = min(self.num_samples, budget // (batch_size * num_positions))
+        return min(num_positions, max(AUTO_MIN_SAMPLES, queries))
 
     def projection(self) -> tuple:
         """f / sqrt(d), g and h as one 1x1 layer: weight (3d, C), biases summing
@@ -177,8 +206,9 @@ class GlobalSpatialAttention(nn.Module):
             its BN runs over the batch only.
         """
         n, d, num_positions = k.shape
-        if not self.use_exact(num_positions, q.dtype, q.device.type):
-            index = torch.randint(num_positions, (self.num_samples, ), device=q.device)
+        num_queries = self.num_queries(num_positions, n, q.dtype, q.device.type)
+        if num_queries != num_positions:
+            index = torch.randint(num_positions, (num_queries, ), device=q.device)
             q = q[:, :, index]  # (N, d, M)
         if q.size(2) * num_positions <= EXPLICIT_ATTENTION_MAX_ELEMENTS:
             attention = torch.softmax(torch.bmm(q.transpose(1, 2), k), dim=-1)  # (N, M, HW)

@@ -59,17 +59,22 @@ class ResponseNorm(nn.Module):
         momentum (float): Weight of a new batch in the running statistics
             once ``1 / momentum`` batches were seen. Defaults to 0.1 (BN's).
         eps (float): Lower bound of the variance. Defaults to 1e-5.
+        init_gamma (float): Initial gamma of every branch. 0 makes every
+            response beta = 0 at initialisation, hence every SAR equal and
+            every BA2M weight exactly 1. Defaults to 1.0 (BN's).
     """
 
     def __init__(self,
                  num_branches: int,
                  out_channels: int,
                  momentum: float = 0.1,
-                 eps: float = 1e-5):
+                 eps: float = 1e-5,
+                 init_gamma: float = 1.0):
         super().__init__()
         self.momentum = momentum
         self.eps = eps
-        self.weight = nn.Parameter(torch.ones(num_branches, out_channels))  # gamma
+        self.init_gamma = init_gamma
+        self.weight = nn.Parameter(torch.full((num_branches, out_channels), float(init_gamma)))
         self.bias = nn.Parameter(torch.zeros(num_branches, out_channels))  # beta
         self.register_buffer('running_mean', torch.zeros(num_branches, out_channels))
         self.register_buffer('running_var', torch.ones(num_branches, out_channels))
@@ -81,7 +86,7 @@ class ResponseNorm(nn.Module):
             persistent=False)  # mean over C as a product
 
     def reset_parameters(self):
-        nn.init.ones_(self.weight)
+        nn.init.constant_(self.weight, self.init_gamma)
         nn.init.zeros_(self.bias)
 
     def running_rstd(self) -> torch.Tensor:
@@ -103,12 +108,12 @@ class ResponseNorm(nn.Module):
                                         self.running_mean, self.running_rstd())[0]
 
     @torch.no_grad()
-    def update(self,
-               pooled: torch.Tensor,
-               weight: torch.Tensor,
-               spatial: Optional[dict] = None,
-               sync: bool = False):
-        """Add a batch to the running statistics.
+    def batch_moments(self,
+                      pooled: torch.Tensor,
+                      weight: torch.Tensor,
+                      spatial: Optional[dict] = None,
+                      sync: bool = False) -> tuple:
+        """Mean and unbiased variance of z = W h over the paper's BN domain.
 
         Args:
             pooled (Tensor): Spatially averaged hidden units, (B, N, d), fp32.
@@ -117,24 +122,32 @@ class ResponseNorm(nn.Module):
                 whose BN runs over N x H x W: its hidden map y (N, d, H*W) and
                 its W (C, d).
             sync (bool): Use the global batch of all processes.
+
+        Returns:
+            tuple[Tensor]: mean and variance, (B, C) each, no gradient.
         """
         with torch.autocast(pooled.device.type, enabled=False):
             z = torch.bmm(pooled, weight.transpose(1, 2))  # (B, N, C) = W h
             spatial = spatial or {}
             if sync and is_distributed():
-                mean, var = self._global_moments(z, spatial)
-            else:
-                var, mean = torch.var_mean(z, dim=1)  # (B, C) each, unbiased
-                for b, (y, w) in spatial.items():
-                    # E[z] over every position is the batch mean of the spatial means,
-                    # as above; the variance needs the squares over every position
-                    count, mean_b = y.size(0) * y.size(2), mean[b]
-                    squares = self._sum_of_squares(y, w)
-                    var[b] = squares.addcmul_(mean_b, mean_b, value=-count).div_(count - 1)
-            # 1, 1/2, ..., 1/k (cumulative average of the first k batches), then momentum
-            step = self.num_batches_tracked.add_(self.one).reciprocal().clamp_(min=self.momentum)
-            self.running_mean.lerp_(mean, step)
-            self.running_var.lerp_(var, step)
+                return self._global_moments(z, spatial)
+            var, mean = torch.var_mean(z, dim=1)  # (B, C) each, unbiased
+            for b, (y, w) in spatial.items():
+                # E[z] over every position is the batch mean of the spatial means,
+                # as above; the variance needs the squares over every position
+                count, mean_b = y.size(0) * y.size(2), mean[b]
+                squares = self._sum_of_squares(y, w)
+                var[b] = squares.addcmul_(mean_b, mean_b, value=-count).div_(count - 1)
+            return mean, var
+
+    @torch.no_grad()
+    def update(self, mean: torch.Tensor, var: torch.Tensor):
+        """Add a batch's moments (:meth:`batch_moments`) to the running statistics:
+        cumulative average of the first ``1 / momentum`` batches, then momentum."""
+        # 1, 1/2, ..., 1/k (cumulative average of the first k batches), then momentum
+        step = self.num_batches_tracked.add_(self.one).reciprocal().clamp_(min=self.momentum)
+        self.running_mean.lerp_(mean, step)
+        self.running_var.lerp_(var, step)
 
     @staticmethod
     def _sum_of_squares(y: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -161,4 +174,4 @@ class ResponseNorm(nn.Module):
     def extra_repr(self) -> str:
         num_branches, out_channels = self.weight.shape
         return (f'num_branches={num_branches}, out_channels={out_channels}, '
-                f'momentum={self.momentum}, eps={self.eps}')
+                f'momentum={self.momentum}, eps={self.eps}, init_gamma={self.init_gamma}')

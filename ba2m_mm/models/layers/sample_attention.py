@@ -5,6 +5,8 @@ statistics) and Eq. 9 (max over branches, mean over channels) run as one autogra
 on GPUs a BA2M training step is bound by the number of kernels it launches, not by its
 FLOPs. The gradient is written out below and checked against autograd in the tests.
 """
+from typing import Optional
+
 import torch
 
 from .response_norm import ResponseNorm, normalised_responses
@@ -46,19 +48,27 @@ class SampleAttention(torch.autograd.Function):
                 grad_scaled_weight * scale.view(*scale.shape, 1), None)
 
 
-def sample_attention(norm: ResponseNorm, pooled: torch.Tensor, weight: torch.Tensor) -> tuple:
+def sample_attention(norm: ResponseNorm,
+                     pooled: torch.Tensor,
+                     weight: torch.Tensor,
+                     mean: Optional[torch.Tensor] = None,
+                     rstd: Optional[torch.Tensor] = None) -> tuple:
     """SARs of Eq. 9 from the branches' pooled hidden units h and last layers
     W, with the BN ``norm``, as one autograd node.
 
     Args:
-        norm (ResponseNorm): The BN of the branches.
+        norm (ResponseNorm): The BN of the branches (gamma, beta).
         pooled (Tensor): h of every branch, shape (B, N, d), fp32.
         weight (Tensor): W of every branch, shape (B, C, d), fp32.
+        mean, rstd (Tensor, optional): Statistics of z = W h to normalise
+            with, (B, C) each. Defaults to None: ``norm``'s running ones.
 
     Returns:
         tuple[Tensor]: The SARs, (N,) fp32, and the normalised responses
         (B, N, C), without gradient.
     """
     with torch.autocast(pooled.device.type, enabled=False):
-        return SampleAttention.apply(norm.weight, norm.bias, norm.running_mean, norm.running_rstd(),
-                                     pooled, weight, norm.channel_mean)
+        if mean is None:
+            mean, rstd = norm.running_mean, norm.running_rstd()
+        return SampleAttention.apply(norm.weight, norm.bias, mean, rstd, pooled, weight,
+                                     norm.channel_mean)

@@ -1,0 +1,49 @@
+"""Named comparisons: arms, metric and data of each testbed (``tools/compare.py --preset``)."""
+import os.path as osp
+from typing import Dict
+
+from .experiment import Arm
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CIFAR10_ARCHIVE = osp.join(osp.dirname(REPO), 'shared', 'data', 'cifar10-jpeg.tar.gz')
+BA2M_CPU = osp.join(REPO, 'configs', 'resnet18_ba2m_cpu_cifar10.py')
+PLAIN_CPU = osp.join(REPO, 'configs', 'resnet18_cpu_cifar10.py')
+BA2M_CFG = 'model.backbone.ba2m_cfg'
+
+
+def _ba2m(name: str, label: str, **options) -> Arm:
+    return Arm(name, BA2M_CPU, {f'{BA2M_CFG}.{k}': v for k, v in options.items()}, label)
+
+
+# The CIFAR-10 CPU-budget ablation (issue: "Does BA2M help?"), each arm one change from
+# the BA2M defaults. sigma of the random control: the std of BA2M's log-weights measured
+# in the default arm (docs/cifar10.md).
+ABLATION_ARMS = [
+    Arm('plain', PLAIN_CPU, {}, 'plain'),
+    _ba2m('ba2m', 'BA2M (defaults)'),
+    _ba2m('stats_running', 'statistics=running', statistics='running'),
+    _ba2m('stats_batch', 'statistics=batch', statistics='batch'),
+    _ba2m('no_zero_init', 'zero_init=False', zero_init=False),
+    Arm('stages_all', BA2M_CPU, {'model.backbone.ba2m_stages': (True, True, True, True)},
+        'stages 1-4'),
+    Arm('stages_last', BA2M_CPU, {'model.backbone.ba2m_stages': (False, False, False, True)},
+        'stage 4 only'),
+    _ba2m('r4', 'R=4', reduction=4),
+    _ba2m('softmax', 'normalize=softmax', normalize='softmax'),
+    _ba2m('random', 'random weights (control)', type='RandomBA2M', sigma=0.05),
+]
+
+PRESETS: Dict[str, Dict] = {
+    'cifar10-cpu':
+    dict(
+        arms=[ABLATION_ARMS[1], ABLATION_ARMS[0]],
+        metric='accuracy/top1',
+        reference='plain',
+        data=dict(kind='cifar10', data_root=osp.join(REPO, 'data', 'cifar10'))),
+    'cifar10-ablation':
+    dict(
+        arms=ABLATION_ARMS,
+        metric='accuracy/top1',
+        reference='plain',
+        data=dict(kind='cifar10', data_root=osp.join(REPO, 'data', 'cifar10'))),
+}

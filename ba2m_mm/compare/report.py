@@ -1,0 +1,116 @@
+"""Markdown and JSON reports of a comparison (:class:`~.experiment.Comparison`)."""
+import json
+import math
+import os.path as osp
+from typing import Dict, List
+
+
+def _num(value, fmt: str = '.4f') -> str:
+    return '-' if value is None or (isinstance(value, float) and math.isnan(value)) else \
+        f'{value:{fmt}}'
+
+
+def mean_std(stats: Dict, fmt: str = '.4f') -> str:
+    """``mean ± std`` (just the mean with one value; ``-`` with none)."""
+    if math.isnan(stats['mean']):
+        return '-'
+    if math.isnan(stats['std']):
+        return _num(stats['mean'], fmt)
+    return f'{stats["mean"]:{fmt}} ± {stats["std"]:{fmt}}'
+
+
+def _group(row: Dict) -> List[str]:
+    return [] if row['group'] is None else [str(row['group'])]
+
+
+def format_summary(rows: List[Dict], metrics: List[str], group_name: str = 'group') -> str:
+    """Per arm: each metric as mean ± std and median over seeds, the train step
+    time and its ratio to the reference, and per BA2M stage the std of the
+    batch weights (mean over training / last 10% of the iterations)."""
+    grouped = any(r['group'] is not None for r in rows)
+    stages = sorted({s for r in rows for s in r['weight_spread']})
+    header = ([group_name] if grouped else []) + ['arm', 'seeds']
+    for m in metrics:
+        header += [f'{m} mean ± std', f'{m} median']
+    header += ['step (s)', 'x ref'] + [f'w std {s} (all / last)' for s in stages]
+    lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+    for r in rows:
+        cells = (_group(r) if grouped else []) + [r['label'], str(len(r['seeds']))]
+        for m in metrics:
+            cells += [mean_std(r['metrics'][m]), _num(r['metrics'][m]['median'])]
+        cells += [_num(r['step_time']['mean'], '.3f'), _num(r['step_ratio'], '.2f')]
+        for s in stages:
+            w = r['weight_spread'].get(s)
+            cells.append(f'{_num(w["w_std"]["mean"], ".3f")} / {_num(w["w_std_last"]["mean"], ".3f")}'
+                         if w else '-')
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def format_differences(diffs: List[Dict], metric: str, group_name: str = 'group') -> str:
+    """Paired differences (arm - reference) per seed, their mean, 95%
+    interval (Student t), median and the number of seeds the arm wins."""
+    grouped = any(d['group'] is not None for d in diffs)
+    header = ([group_name] if grouped else []) + [
+        f'{metric}: arm - reference', 'per seed', 'mean', '95% interval', 'median', 'wins'
+    ]
+    lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+    for d in diffs:
+        per_seed = ', '.join(f'{s}: {v:+.4f}' for s, v in sorted(d['per_seed'].items(),
+                                                                key=lambda kv: int(kv[0])))
+        low, high = d['ci']
+        cells = (_group(d) if grouped else []) + [
+            f'{d["label"]} - {d["reference"]}', per_seed, _num(d['mean'], '+.4f'),
+            f'[{_num(low, "+.4f")}, {_num(high, "+.4f")}]', _num(d['median'], '+.4f'),
+            f'{d["wins"]}/{d["n"]}'
+        ]
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def format_runs(results: List[Dict], metrics: List[str], group_name: str = 'group') -> str:
+    """One row per run: metrics, train and evaluation time, iterations."""
+    grouped = any(r['group'] is not None for r in results)
+    header = ([group_name] if grouped else []) + ['arm', 'seed'] + list(metrics) + [
+        'train (s)', 'eval (s)', 'iters'
+    ]
+    lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+    for r in results:
+        cells = (_group(r) if grouped else []) + [r['label'], str(r['seed'])]
+        cells += [_num(r['metrics'].get(m, float('nan'))) for m in metrics]
+        cells += [f'{r["train_time"]:.0f}', f'{r["eval_time"]:.0f}', str(r['iters'])]
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def format_report(report: Dict) -> str:
+    """The markdown report: header, summary, paired differences, all runs."""
+    metrics, group_name = report['metrics'], report.get('group_name', 'group')
+    parts = [report['header'], '']
+    if report['summary']:
+        parts += [
+            f'Evaluated once after training, by the {report["evaluate"]} loop. Mean ± '
+            'sample std (n - 1) and '
+            'median over seeds; step: training time per iteration, x ref: its ratio to the '
+            f'reference arm ({report["reference"]}); w std: standard deviation of the BA2M '
+            'batch weights per stage, mean over training / over its last 10%.', '',
+            format_summary(report['summary'], metrics, group_name), ''
+        ]
+    if report['differences']:
+        parts += [
+            'Paired by seed (same seed, same data order and initialisation of the shared '
+            'layers where the arms allow it):', '',
+            format_differences(report['differences'], report['metric'], group_name), ''
+        ]
+    parts += ['All runs:', '', format_runs(report['results'], metrics, group_name), '']
+    return '\n'.join(parts)
+
+
+def write_report(json_path: str, report: Dict) -> str:
+    """Write the JSON report and, beside it, its markdown (returns that path)."""
+    with open(json_path, 'w') as f:
+        json.dump(report, f, indent=2)
+    md = osp.splitext(json_path)[0] + '.md'
+    with open(md, 'w') as f:
+        f.write(format_report(report))
+    return md
