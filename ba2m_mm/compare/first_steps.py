@@ -79,7 +79,14 @@ def sar_spread(cfg: Config, batch_size: Optional[int] = None, seed: int = 0) -> 
       normalised channel-branch response over the batch (1: the C channels
       move together, so their mean over C does not average out);
     - ``sar_std_independent``: what ``sar_std`` would be with independent
-      channels: std of the per-channel max / sqrt(C).
+      channels: std of the per-channel max / sqrt(C);
+    - ``sar_std_no_max``: std of the channel branch's mean over C alone
+      (Eq. 9 without the max over branches);
+    - ``energy_corr``: correlation over the batch between the SAR and the
+      image's response energy (RMS of its responses over branches and
+      channels). The max over branches rectifies: E[max of 3 zero-mean
+      responses] grows with their scale, so the SAR measures each image's
+      energy, a factor shared by every channel that no mean over C removes.
     """
     from mmpretrain.registry import MODELS
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
@@ -117,9 +124,12 @@ def sar_spread(cfg: Config, batch_size: Optional[int] = None, seed: int = 0) -> 
             channel = torch.corrcoef(responses[0].T)  # (C, C) over the batch
             c = channel.size(0)
             off = (channel.nansum() - channel.diagonal().nansum()) / (c * (c - 1))
+            energy = responses.pow(2).mean(dim=(0, 2)).sqrt()  # (N,)
             stats[name] = dict(
                 var_ratio=float((var / v).median()),
                 sar_std=float(sar.std()),
+                sar_std_no_max=float(responses[0].mean(dim=1).std()),
+                energy_corr=float(torch.corrcoef(torch.stack([sar, energy]))[0, 1]),
                 channel_corr=float(off),
                 sar_std_independent=float(strongest.std(dim=0).mean() / c**0.5),
                 w_max=float((torch.softmax(sar, 0) * sar.numel()).max()))

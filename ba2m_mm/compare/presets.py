@@ -8,6 +8,8 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CIFAR10_ARCHIVE = osp.join(osp.dirname(REPO), 'shared', 'data', 'cifar10-jpeg.tar.gz')
 BA2M_CPU = osp.join(REPO, 'configs', 'resnet18_ba2m_cpu_cifar10.py')
 PLAIN_CPU = osp.join(REPO, 'configs', 'resnet18_cpu_cifar10.py')
+BA2M_FULL = osp.join(REPO, 'configs', 'resnet18_ba2m_1xb128_cifar10.py')
+PLAIN_FULL = osp.join(REPO, 'configs', 'resnet18_1xb128_cifar10.py')
 BA2M_CFG = 'model.backbone.ba2m_cfg'
 
 
@@ -24,8 +26,8 @@ ABLATION_ARMS = [
     _ba2m('stats_running', 'statistics=running', statistics='running'),
     _ba2m('stats_batch', 'statistics=batch', statistics='batch'),
     _ba2m('no_zero_init', 'zero_init=False', zero_init=False),
-    Arm('stages_all', BA2M_CPU, {'model.backbone.ba2m_stages': (True, True, True, True)},
-        'stages 1-4'),
+    Arm('stages_24', BA2M_CPU, {'model.backbone.ba2m_stages': (False, True, True, True)},
+        'stages 2-4'),
     Arm('stages_last', BA2M_CPU, {'model.backbone.ba2m_stages': (False, False, False, True)},
         'stage 4 only'),
     _ba2m('r4', 'R=4', reduction=4),
@@ -37,6 +39,14 @@ PRESETS: Dict[str, Dict] = {
     'cifar10-cpu':
     dict(
         arms=[ABLATION_ARMS[1], ABLATION_ARMS[0]],
+        metric='accuracy/top1',
+        reference='plain',
+        data=dict(kind='cifar10', data_root=osp.join(REPO, 'data', 'cifar10'))),
+    # The full recipe (200 epochs on 45,000 images), for a GPU.
+    'cifar10-full':
+    dict(
+        arms=[Arm('ba2m', BA2M_FULL, {}, 'BA2M'),
+              Arm('plain', PLAIN_FULL, {}, 'plain')],
         metric='accuracy/top1',
         reference='plain',
         data=dict(kind='cifar10', data_root=osp.join(REPO, 'data', 'cifar10'))),
