@@ -13,11 +13,11 @@ import torch
 import torch.nn as nn
 from mmengine.config import Config
 
+from ba2m_mm.analysis import (benchmark_report, benchmark_settings, comparison_models, flops,
+                              paper_tables, peak_memory, profiling_counts, step_timing)
 from ba2m_mm.models.layers import BA2M
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-from ba2m_mm.analysis import (benchmark_report, benchmark_settings, comparison_models, flops,
-                              paper_tables, peak_memory, profiling_counts, step_timing)
 
 sys.path.insert(0, osp.join(osp.dirname(__file__), '..', 'tools', 'analysis'))
 import benchmark  # noqa: E402  the command lines: argument parsing only
@@ -352,7 +352,8 @@ def test_benchmark_cuda_without_mmcv_ops(monkeypatch, capsys):
     with pytest.raises(SystemExit, match=r"--models \['gcnet'\]: mmdet ResNet plugins"):
         benchmark_settings.resolve_settings(cuda, settings=['cls'], models=['plain', 'gcnet'])
     # With mmcv's CUDA ops: det runs in fp32; with --amp it is left out (RoIAlign has no bf16).
-    monkeypatch.setattr(benchmark_settings, 'mmdet_stack', lambda device: (True, True, 'ops with CUDA'))
+    monkeypatch.setattr(benchmark_settings, 'mmdet_stack', lambda device:
+                        (True, True, 'ops with CUDA'))
     assert benchmark_settings.resolve_settings(cuda, amp=False)[0] == ['cls', 'det-backbone', 'det']
     assert benchmark_settings.resolve_settings(cuda, amp=True)[0] == ['cls', 'det-backbone']
     with pytest.raises(SystemExit, match='--amp with --settings det on cuda'):
@@ -391,7 +392,8 @@ def test_benchmark_arguments_and_amp_wrappers():
 
 def test_benchmark_det_backbone_amp_step(monkeypatch):
     monkeypatch.setattr(comparison_models, 'det_backbone_cfg', tiny_det_backbone_cfg)
-    c = step_timing.Candidate('det-backbone', 'ba2m-auto', torch.device('cpu'), 2, (64, 64), amp=True)
+    c = step_timing.Candidate(
+        'det-backbone', 'ba2m-auto', torch.device('cpu'), 2, (64, 64), amp=True)
     before = [p.detach().clone() for p in c.model.parameters() if p.requires_grad]
     c.train_step()
     after = [p for p in c.model.parameters() if p.requires_grad]

@@ -7,7 +7,6 @@ import torch
 
 from .comparison_models import MMDET_PLUGIN_MODELS, MODELS_ALL
 
-
 # Goals (reported, not asserted): BA2M (default config) / plain. CPU: no regression past
 # 1.15 (classification) and 1.20 (detection); CUDA: a training step at most 1.10x the plain one.
 GOALS = {
@@ -16,9 +15,7 @@ GOALS = {
     'det-backbone': dict(train=1.20, infer=1.01)
 }
 
-
 GOALS_CUDA = {s: dict(train=1.10, infer=1.01) for s in GOALS}
-
 
 SETTINGS = {
     'cls':
@@ -36,7 +33,6 @@ SETTINGS = {
     dict(batch=2, shape=(800, 1344), rounds=2, steps=1, warmup=1, models=('plain', 'ba2m-auto')),
 }
 
-
 # CUDA: the per-GPU batches of the configs (8xb32 classification, 2 images per GPU in
 # detection) and more rounds (a step takes milliseconds, not seconds).
 SETTINGS_CUDA = {
@@ -45,13 +41,10 @@ SETTINGS_CUDA = {
     'det-backbone': dict(SETTINGS['det-backbone'], rounds=10, steps=5, warmup=5),
 }
 
-
 # --profile: steps profiled after the warm-up (per model), by device.
 PROFILE_STEPS = dict(cpu=dict(warmup=1, steps=2), cuda=dict(warmup=3, steps=5))
 
-
 PROFILE_SETTINGS = ('det-backbone', 'cls')
-
 
 DEFAULT_BA2M = {'cls': 'ba2m-auto', 'det': 'ba2m-auto', 'det-backbone': 'ba2m-auto'}
 

@@ -21,13 +21,11 @@ from .paths import REPO, mim_config
 MODELS_ALL = ('plain', 'ba2m-exact', 'ba2m-sampled', 'ba2m-auto', 'gcnet', 'attn1111')
 MMDET_PLUGIN_MODELS = ('gcnet', 'attn1111')  # mmdet's ResNet with mmcv plugins
 
-
 # The plugins of the compared attention methods, as in mmdet's configs.
 GCNET_PLUGIN = dict(
     cfg=dict(type='ContextBlock', ratio=1. / 16),
     stages=(False, True, True, True),
     position='after_conv3')
-
 
 ATTN1111_PLUGIN = dict(
     cfg=dict(

@@ -23,9 +23,7 @@ from mmengine.config import Config
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import MODELS, init_default_scope
 
-
 DET_SHAPE = (800, 1280)  # (H, W): mmdet's usual "1280x800" FLOPs input
-
 
 CLS_SHAPE = (224, 224)
 
@@ -56,7 +54,6 @@ def sample_attention_flop_jit(inputs: List, outputs: List) -> int:
 SDPA_OPS = ('aten::scaled_dot_product_attention', 'aten::_scaled_dot_product_flash_attention',
             'aten::_scaled_dot_product_flash_attention_for_cpu',
             'aten::_scaled_dot_product_efficient_attention')
-
 
 # Cheap element-wise / indexing ops without a FlopAnalyzer handle (listed last).
 NEGLIGIBLE = ('aten::add', 'aten::add_', 'aten::mul', 'aten::mul_', 'aten::div', 'aten::sub',

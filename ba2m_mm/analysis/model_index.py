@@ -13,7 +13,7 @@ from the config (:func:`update_entry`); ``Parameters``, ``BA2M Parameters``,
 import glob
 import json
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence
 
 import yaml
 from mmengine.config import Config
@@ -22,23 +22,18 @@ from .model_index_fields import (NATIVE_SHAPES, architecture, dataset_of, measur
                                  schedule, training_data)
 from .paths import CONFIG_DIR, REPO
 
-
 METAFILE = osp.join(CONFIG_DIR, 'metafile.yml')
-
 
 # configs/ is installed as ba2m_mm/.mim/configs/<MIM_CONFIG_FOLDER>/ (setup.py), and the
 # Config paths of the metafile are those inside ba2m_mm/.mim/, as mim and mmengine read them.
 MIM_CONFIG_FOLDER = 'ba2m'
 
-
 COLLECTION = 'BA2M'
-
 
 PAPER = {
     'Title': 'BA^2M: A Batch Aware Attention Module for Image Classification',
     'URL': 'https://arxiv.org/abs/2103.15099',
 }
-
 
 HEADER = """\
 # Model index of configs/ (imported by model-index.yml; installed as
@@ -48,15 +43,12 @@ HEADER = """\
 # Results hold only what this project measured; the paper's numbers are in Paper Results.
 """
 
-
 NO_RESULTS = 'none: this config has not been trained by ba2m_mm'
-
 
 DEMO_ARMS = {
     'ba2m': 'demo_mask_rcnn_r18_ba2m_digits',
     'plain': 'demo_mask_rcnn_r18_plain_digits',
 }
-
 
 DEMO_METRICS = (('Object Detection', 'box AP', 'coco/bbox_mAP'), ('Instance Segmentation',
                                                                   'mask AP', 'coco/segm_mAP'))
@@ -145,7 +137,6 @@ def make_entry(name: str, baseline: str, data: str) -> Dict:
 METADATA_ORDER = ('Training Data', 'Baseline Config', 'Architecture', 'Epochs', 'Iterations',
                   'Batch Size', 'Parameters', 'BA2M Parameters', 'FLOPs', 'BA2M Training FLOPs',
                   'FLOPs Input Shape')
-
 
 ENTRY_ORDER = ('Name', 'In Collection', 'Config', 'Paper', 'Metadata', 'Results', 'Results Note',
                'Paper Results')
@@ -242,7 +233,8 @@ def add_entries(entries: Dict[str, Dict],
         if name in entries:
             raise ValueError(f'{name} already has an entry; edit it in {metafile}')
         cfg = Config.fromfile(osp.join(CONFIG_DIR, f'{name}.py'))
-        entries[name] = make_entry(name, baselines[i], data[i] if data else training_data(cfg, name))
+        entries[name] = make_entry(name, baselines[i],
+                                   data[i] if data else training_data(cfg, name))
         added.append(name)
     return added
 

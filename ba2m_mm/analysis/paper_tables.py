@@ -11,7 +11,6 @@ from mmengine.config import Config
 from .flops import CLS_SHAPE, DET_SHAPE, build_model, complexity
 from .paths import CONFIG_DIR, REPO, mim_config
 
-
 # Paper numbers (Params M, FLOPs G, table): ImageNet-1k at 224x224 (Tables V, XII) and
 # CIFAR-100 at 32x32 (Table X).
 PAPER = {
@@ -37,9 +36,7 @@ PAPER = {
     'EfficientNet-B0 + BA2M': (4.18, 0.03, 'X'),
 }
 
-
 LIGHT_SHAPE = (32, 32)  # CIFAR-100 (Table X)
-
 
 # Table X backbones, as mmpretrain builds them (ImageNet stems: see format_paper_table).
 LIGHT_BACKBONES = {

@@ -10,8 +10,8 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # (setup.py installs configs/ there).
 CONFIG_DIR = osp.join(REPO, 'configs')
 if not osp.exists(osp.join(CONFIG_DIR, 'mask_rcnn_r50_ba2m_2x_coco.py')):
-    CONFIG_DIR = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), '.mim', 'configs',
-                          'ba2m')
+    CONFIG_DIR = osp.join(
+        osp.dirname(osp.dirname(osp.abspath(__file__))), '.mim', 'configs', 'ba2m')
 
 
 def mim_config(package: str, path: str) -> Config:

@@ -12,7 +12,6 @@ import sys
 import threading
 import time
 
-
 MALLOC_ENV = {'MALLOC_MMAP_THRESHOLD_': '131072', 'MALLOC_TRIM_THRESHOLD_': '131072'}
 
 

@@ -16,7 +16,6 @@ import torch
 from .benchmark_settings import setting_spec
 from .step_timing import Candidate, sync
 
-
 # Runtime events that launch a kernel (CUPTI names; gpu_check.py counted the first three).
 LAUNCH_EVENT = re.compile(r'^cu(da)?Launch(Cooperative)?Kernel')
 

@@ -131,11 +131,9 @@ def main(argv=None):
         flush=True)
     if args.profile_branches:
         return run_branch_profile(args.out_dir)
-    settings, models = resolve_settings(device, args.settings, args.models, args.profile,
-                                        args.amp)
+    settings, models = resolve_settings(device, args.settings, args.models, args.profile, args.amp)
     overrides = dict(
-        steps=args.steps, warmup=args.warmup, amp=args.amp, batch=args.batch_size,
-        shape=args.shape)
+        steps=args.steps, warmup=args.warmup, amp=args.amp, batch=args.batch_size, shape=args.shape)
     if args.profile:
         return run_profiles(settings, models, device, args.out_dir, **overrides)
     return run_timings(

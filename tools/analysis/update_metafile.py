@@ -12,9 +12,9 @@ Fields of an entry and where they come from:
 - rewritten from the config on every run: ``Architecture`` (model, backbone and neck
   types), ``Epochs``/``Iterations``, ``Batch Size``
   (``auto_scale_lr.base_batch_size``, the total batch the learning rate is set for);
-- measured on every run unless ``--no-measure``, with ``ba2m_mm.analysis.flops``
-  (``tools/analysis/get_flops.py``'s functions; mmengine.analysis; 1 FLOP = 1 multiply-add): ``Parameters``, ``BA2M
-  Parameters``, ``FLOPs`` (deployed: eval mode, where BA2M is the identity),
+- measured on every run unless ``--no-measure``, with ``ba2m_mm.analysis.flops`` (what
+  ``tools/analysis/get_flops.py`` runs; mmengine.analysis; 1 FLOP = 1 multiply-add):
+  ``Parameters``, ``BA2M Parameters``, ``FLOPs`` (deployed: eval mode, where BA2M is the identity),
   ``BA2M Training FLOPs`` (the BA2M share of a train-mode forward, per image, batch 2) and
   ``FLOPs Input Shape`` (kept once set, so it can be edited by hand; at first get_flops'
   default, 800x1280 for detectors and 224x224 for classifiers, and 32x32 for CIFAR);
@@ -43,10 +43,9 @@ import sys
 import time
 from typing import List, Optional
 
-from ba2m_mm.analysis.model_index import (METAFILE, add_entries, all_configs,
-                                          apply_demo_results, check, config_name,
-                                          dump_metafile, load_metafile, new_metafile,
-                                          update_entry)
+from ba2m_mm.analysis.model_index import (METAFILE, add_entries, all_configs, apply_demo_results,
+                                          check, config_name, dump_metafile, load_metafile,
+                                          new_metafile, update_entry)
 
 
 def parse_args(argv=None):
