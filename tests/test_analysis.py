@@ -13,11 +13,14 @@ import torch
 import torch.nn as nn
 from mmengine.config import Config
 
+from ba2m_mm.analysis import (benchmark_report, benchmark_settings, comparison_models, flops,
+                              paper_tables, peak_memory, profiling_counts, step_timing)
 from ba2m_mm.models.layers import BA2M
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
 sys.path.insert(0, osp.join(osp.dirname(__file__), '..', 'tools', 'analysis'))
-import benchmark  # noqa: E402
+import benchmark  # noqa: E402  the command lines: argument parsing only
 import get_flops  # noqa: E402
 import tsne  # noqa: E402
 
@@ -35,8 +38,8 @@ def ba2m_params_formula(c, r, branches=('channel', 'local', 'global')):
 
 # --------------------------------------------------------------------------- get_flops
 def test_plain_resnet50_params_match_mmpretrain():
-    model = get_flops.build_model(get_flops.classifier_cfg(50, ba2m=False))
-    assert get_flops.count_params(model) == (25_557_032, 0)
+    model = flops.build_model(paper_tables.classifier_cfg(50, ba2m=False))
+    assert flops.count_params(model) == (25_557_032, 0)
 
 
 @pytest.mark.parametrize('c, r, branches', [(64, 4, ('channel', 'local', 'global')),
@@ -44,13 +47,13 @@ def test_plain_resnet50_params_match_mmpretrain():
                                             (96, 8, ('local', 'global')), (48, 2, ('channel', ))])
 def test_ba2m_params_match_docstring_formula(c, r, branches):
     module = nn.Sequential(BA2M(c, reduction=r, branches=branches))
-    total, in_ba2m = get_flops.count_params(module)
+    total, in_ba2m = flops.count_params(module)
     assert total == in_ba2m == ba2m_params_formula(c, r, branches)
 
 
 def test_ba2m_resnet50_params_are_plain_plus_formula():
-    model = get_flops.build_model(get_flops.classifier_cfg(50, ba2m=True))
-    total, in_ba2m = get_flops.count_params(model)
+    model = flops.build_model(paper_tables.classifier_cfg(50, ba2m=True))
+    total, in_ba2m = flops.count_params(model)
     expected = sum(ba2m_params_formula(c, 32) for c in (256, 512, 1024, 2048))
     assert in_ba2m == expected == 792_352
     assert total == 25_557_032 + expected
@@ -68,12 +71,12 @@ class TinyConvNet(nn.Module):
 
 
 def test_tiny_conv_net_flops_exact():
-    result = get_flops.analyze(TinyConvNet(), (16, 16), batch=1)
+    result = flops.analyze(TinyConvNet(), (16, 16), batch=1)
     # conv: 16*16 outputs x 8 channels x (3*3*3) MACs; fc: 8*4 MACs.
     assert result['flops'] == 16 * 16 * 8 * 27 + 8 * 4
     assert result['ba2m_flops'] == 0 and result['num_ba2m'] == 0
     # per image: a batch of 2 gives the same per-image count
-    assert get_flops.analyze(TinyConvNet(), (16, 16), batch=2)['flops'] == result['flops']
+    assert flops.analyze(TinyConvNet(), (16, 16), batch=2)['flops'] == result['flops']
 
 
 class GlobalBranchNet(nn.Module):
@@ -89,10 +92,10 @@ class GlobalBranchNet(nn.Module):
 
 def test_ba2m_flops_zero_deployed_and_exact_in_training():
     model = GlobalBranchNet()
-    deployed = get_flops.analyze(model, (8, 8), batch=1, training=False)
+    deployed = flops.analyze(model, (8, 8), batch=1, training=False)
     stem = 8 * 8 * 16 * 3
     assert deployed['flops'] == stem and deployed['ba2m_flops'] == 0
-    train = get_flops.analyze(model, (8, 8), batch=2, training=True)
+    train = flops.analyze(model, (8, 8), batch=2, training=True)
     hw, c, d = 64, 16, 4
     expected = (
         3 * hw * c * d  # f, g, h: one block-diagonal (3d, C) product, zeros included
@@ -121,8 +124,8 @@ def tiny_cls_cfg(ba2m: bool, **extra) -> Config:
 
 
 def test_ba2m_deployed_flops_equal_plain():
-    plain = get_flops.complexity(get_flops.build_model(tiny_cls_cfg(False)), (32, 32))
-    ba2m = get_flops.complexity(get_flops.build_model(tiny_cls_cfg(True)), (32, 32))
+    plain = flops.complexity(flops.build_model(tiny_cls_cfg(False)), (32, 32))
+    ba2m = flops.complexity(flops.build_model(tiny_cls_cfg(True)), (32, 32))
     assert ba2m['eval']['flops'] == plain['eval']['flops'] > 0
     assert ba2m['eval']['ba2m_flops'] == 0 and ba2m['eval']['num_ba2m'] == 4
     assert ba2m['train']['flops'] - plain['train']['flops'] == ba2m['train']['ba2m_flops'] > 0
@@ -147,16 +150,16 @@ def test_get_flops_cli(tmp_path, capsys):
 def test_paper_table_variant_rows():
     """--paper-table rows of Tables X and XII: upstream architectures, BA2M parameters
     counted from the BA2M modules, the paper's overhead next to ours."""
-    plain = get_flops.build_model(get_flops.resnext_classifier_cfg(50, ba2m=False))
-    assert get_flops.count_params(plain) == (25_028_904, 0)  # mmpretrain: 25.03 M
-    model = get_flops.build_model(get_flops.light_classifier_cfg('MobileNetV2', ba2m=True))
+    plain = flops.build_model(paper_tables.resnext_classifier_cfg(50, ba2m=False))
+    assert flops.count_params(plain) == (25_028_904, 0)  # mmpretrain: 25.03 M
+    model = flops.build_model(paper_tables.light_classifier_cfg('MobileNetV2', ba2m=True))
     assert model.head.fc.out_features == 100 and model.head.fc.in_features == 1280
     assert model.backbone.ba2m_stages == (False, False, True, True, True, True, True)
-    total, in_ba2m = get_flops.count_params(model)
+    total, in_ba2m = flops.count_params(model)
     assert in_ba2m == sum(p.numel() for m in model.backbone.ba2m_modules()
                           for p in m.parameters()) > 0
-    plain = get_flops.build_model(get_flops.light_classifier_cfg('MobileNetV2', ba2m=False))
-    assert total - get_flops.count_params(plain)[0] == in_ba2m
+    plain = flops.build_model(paper_tables.light_classifier_cfg('MobileNetV2', ba2m=False))
+    assert total - flops.count_params(plain)[0] == in_ba2m
     row = dict(
         name='MobileNetV2 + BA2M',
         shape=(32, 32),
@@ -164,7 +167,7 @@ def test_paper_table_variant_rows():
         ba2m_params=in_ba2m,
         eval=dict(flops=7e6),
         train=dict(flops=7.5e6, ba2m_flops=1e5))
-    line = get_flops.format_paper_table([row]).splitlines()[2]
+    line = paper_tables.format_paper_table([row]).splitlines()[2]
     assert line.split()[4:10] == [
         '2.31', f'{in_ba2m / 1e6:.3f}', '+0.05', '0.007', '0.007', '0.000'
     ]
@@ -172,20 +175,20 @@ def test_paper_table_variant_rows():
 
 # --------------------------------------------------------------------------- benchmark
 def test_benchmark_plugins_as_mmdet_configs():
-    gcnet = benchmark.build('cls', 'gcnet')
-    attn = benchmark.build('cls', 'attn1111')
+    gcnet = comparison_models.build('cls', 'gcnet')
+    attn = comparison_models.build('cls', 'attn1111')
     from mmcv.cnn.bricks import ContextBlock, GeneralizedAttention
     blocks = [m for m in gcnet.modules() if isinstance(m, ContextBlock)]
     assert len(blocks) == 4 + 6 + 3  # stages c3-c5 of ResNet-50
     assert blocks[0].ratio == 1. / 16
     assert sum(isinstance(m, GeneralizedAttention) for m in attn.modules()) == 6 + 3
-    det_cfg = benchmark.det_model_cfg('ba2m-sampled')
+    det_cfg = comparison_models.det_model_cfg('ba2m-sampled')
     assert det_cfg['backbone']['type'] == 'BA2MResNet'
     assert det_cfg['backbone']['ba2m_cfg']['gsa_mode'] == 'sampled'
 
 
 def test_benchmark_small_run(tmp_path, monkeypatch):
-    real_cfg = benchmark.cls_model_cfg
+    real_cfg = comparison_models.cls_model_cfg
 
     def tiny_cfg(name):  # the benchmark's ResNet-50 models, narrowed to ResNet-18 width 8
         model = real_cfg(name)
@@ -195,26 +198,26 @@ def test_benchmark_small_run(tmp_path, monkeypatch):
             model['backbone']['ba2m_cfg']['reduction'] = 4
         return model
 
-    monkeypatch.setattr(benchmark, 'cls_model_cfg', tiny_cfg)
-    monkeypatch.setitem(benchmark.SETTINGS, 'cls',
+    monkeypatch.setattr(comparison_models, 'cls_model_cfg', tiny_cfg)
+    monkeypatch.setitem(benchmark_settings.SETTINGS, 'cls',
                         dict(batch=2, shape=(32, 32), rounds=1, steps=1, warmup=0))
-    res = benchmark.run_setting(
+    res = step_timing.run_setting(
         'cls', ['plain', 'ba2m-auto'], rounds=2, steps=1, warmup=0, device=torch.device('cpu'))
     plain, ba2m = res['models']['plain'], res['models']['ba2m-auto']
     assert len(ba2m['train_times']) == 2 and ba2m['train_s'] > 0 and ba2m['infer_s'] > 0
     assert plain['train_ratio'] == 1.0
     assert ba2m['train_ratio'] == pytest.approx(ba2m['train_s'] / plain['train_s'])
     assert ba2m['peak_mem_mib'] >= 0
-    text = benchmark.format_results('cls', res)
+    text = benchmark_report.format_results('cls', res)
     assert 'goals (ba2m-auto / plain): train <= 1.15' in text
     out = str(tmp_path / 'b.png')
-    benchmark.plot(dict(cls=res), out)
+    benchmark_report.plot(dict(cls=res), out)
     with open(out, 'rb') as f:
         assert f.read(4) == b'\x89PNG'
 
 
 def test_benchmark_detection_path(monkeypatch):
-    real_cfg = benchmark.det_model_cfg
+    real_cfg = comparison_models.det_model_cfg
 
     def tiny_cfg(name):  # the benchmark's Faster R-CNN, narrowed (R-18 width 8, FPN 16)
         model = real_cfg(name)
@@ -227,14 +230,14 @@ def test_benchmark_detection_path(monkeypatch):
         model.roi_head.bbox_head.update(in_channels=16, fc_out_channels=32)
         return model
 
-    monkeypatch.setattr(benchmark, 'det_model_cfg', tiny_cfg)
-    monkeypatch.setitem(benchmark.SETTINGS, 'det',
+    monkeypatch.setattr(comparison_models, 'det_model_cfg', tiny_cfg)
+    monkeypatch.setitem(benchmark_settings.SETTINGS, 'det',
                         dict(batch=2, shape=(96, 128), rounds=1, steps=1, warmup=0))
-    res = benchmark.run_setting(
+    res = step_timing.run_setting(
         'det', ['plain', 'ba2m-sampled'], rounds=1, steps=1, warmup=0, device=torch.device('cpu'))
     assert set(res['models']) == {'plain', 'ba2m-sampled'}
     assert res['models']['ba2m-sampled']['train_s'] > 0
-    assert 'goals' not in benchmark.format_results('det', res)  # ba2m-auto not run
+    assert 'goals' not in benchmark_report.format_results('det', res)  # ba2m-auto not run
 
 
 def tiny_det_backbone_cfg(name):
@@ -246,35 +249,35 @@ def tiny_det_backbone_cfg(name):
     return cfg
 
 
-REAL_DET_BACKBONE_CFG = benchmark.det_backbone_cfg
+REAL_DET_BACKBONE_CFG = comparison_models.det_backbone_cfg
 
 
 def test_det_backbone_is_the_backbone_of_our_detection_configs():
     ours = Config.fromfile(osp.join(REPO, 'configs', 'faster_rcnn_r50_ba2m_2x_coco.py'))
     ours = ours.model.backbone
-    bench = benchmark.det_backbone_cfg('ba2m-auto')
+    bench = comparison_models.det_backbone_cfg('ba2m-auto')
     for key in ('depth', 'num_stages', 'out_indices', 'frozen_stages', 'norm_eval', 'style',
                 'ba2m_stages'):
         assert tuple(bench[key]) == tuple(ours[key]) if isinstance(
             ours[key], (list, tuple)) else bench[key] == ours[key], key
     for key in ('reduction', 'normalize', 'gsa_mode'):
         assert bench['ba2m_cfg'][key] == ours.ba2m_cfg[key], key
-    assert benchmark.det_backbone_cfg('plain')['type'] == 'ResNet'
+    assert comparison_models.det_backbone_cfg('plain')['type'] == 'ResNet'
     with pytest.raises(ValueError, match="det-backbone compares plain and BA2M.*'gcnet'"):
-        benchmark.det_backbone_cfg('gcnet')
+        comparison_models.det_backbone_cfg('gcnet')
     # The per-device batches: CPU settings unchanged, CUDA at the per-GPU batches.
     cpu, cuda = torch.device('cpu'), torch.device('cuda')
-    assert benchmark.setting_spec('cls', cpu)['batch'] == 8
-    assert benchmark.setting_spec('cls', cuda)['batch'] == 32
-    assert benchmark.setting_spec('det', cuda)['batch'] == 2
-    assert benchmark.setting_spec('det-backbone', cuda)['shape'] == (800, 1344)
-    assert benchmark.setting_spec('cls', cuda, 4, (64, 64))['batch'] == 4
+    assert benchmark_settings.setting_spec('cls', cpu)['batch'] == 8
+    assert benchmark_settings.setting_spec('cls', cuda)['batch'] == 32
+    assert benchmark_settings.setting_spec('det', cuda)['batch'] == 2
+    assert benchmark_settings.setting_spec('det-backbone', cuda)['shape'] == (800, 1344)
+    assert benchmark_settings.setting_spec('cls', cuda, 4, (64, 64))['batch'] == 4
 
 
 def test_profile_mode_counts_aten_ops_on_cpu(tmp_path, monkeypatch):
-    monkeypatch.setattr(benchmark, 'det_backbone_cfg', tiny_det_backbone_cfg)
+    monkeypatch.setattr(comparison_models, 'det_backbone_cfg', tiny_det_backbone_cfg)
     spec = dict(batch=2, shape=(64, 64))
-    res = benchmark.run_profile(
+    res = profiling_counts.run_profile(
         'det-backbone', ['plain', 'ba2m-auto'],
         steps=2,
         warmup=1,
@@ -289,7 +292,7 @@ def test_profile_mode_counts_aten_ops_on_cpu(tmp_path, monkeypatch):
     assert plain['cpu_ms'] > 0
     for key in ('kernel_launches', 'gpu_kernel_ms', 'launch_events'):
         assert plain[key] is None and ba2m[key] is None  # no CUDA
-    table = benchmark.format_profile_steps({'det-backbone': res})
+    table = profiling_counts.format_profile_steps({'det-backbone': res})
     assert '| kernel launches | n/a | n/a | n/a |' in table
     assert f'| aten ops | {plain["aten_ops"]:,.0f} | {ba2m["aten_ops"]:,.0f} | ' in table
     assert 'gradients accumulate, no optimizer step' in table
@@ -320,7 +323,7 @@ def test_profile_counts_on_cuda_events():
         event('sm90_xmma_fprop_kernel', 8, DeviceType.CUDA, device_us=3000.0),
         event('Memcpy HtoD (Pageable -> Device)', 1, DeviceType.CUDA, device_us=40.0),
     ]
-    out = benchmark.profile_counts(events, steps=2, cuda=True)
+    out = profiling_counts.profile_counts(events, steps=2, cuda=True)
     assert out['aten_ops'] == 4
     assert out['kernel_launches'] == 4
     assert out['launch_events'] == {'cudaLaunchKernel': 3, 'cuLaunchKernel': 1}
@@ -329,45 +332,37 @@ def test_profile_counts_on_cuda_events():
     assert out['gpu_memcpy_memset_ms'] == pytest.approx(0.02)
     assert out['gpu_all_events_ms'] == pytest.approx(3.02)  # the kernel counted twice
     assert out['cpu_ms'] == pytest.approx(0.1725)
-    cpu = benchmark.profile_counts(events, steps=2, cuda=False)
+    cpu = profiling_counts.profile_counts(events, steps=2, cuda=False)
     assert cpu['aten_ops'] == 4 and cpu['kernel_launches'] is None
 
 
 def test_benchmark_cuda_without_mmcv_ops(monkeypatch, capsys):
     """A bare CUDA machine (mmcv-lite, no mmdet): backbone and mmpretrain settings only."""
-    import argparse
-    monkeypatch.setattr(benchmark, 'mmdet_stack', lambda device:
+    monkeypatch.setattr(benchmark_settings, 'mmdet_stack', lambda device:
                         (False, False, 'mmcv has no compiled ops (mmcv-lite?)'))
     cuda = torch.device('cuda')
-    args = argparse.Namespace(settings=None, models=None, profile=False)
-    settings, models = benchmark.resolve_settings(args, cuda)
+    settings, models = benchmark_settings.resolve_settings(cuda)
     assert settings == ['cls', 'det-backbone']
     assert 'gcnet' not in models['cls'] and 'ba2m-auto' in models['cls']
     assert models['det-backbone'] == ['plain', 'ba2m-auto']
     out = capsys.readouterr().out
     assert 'det left out: mmcv has no compiled ops' in out
-    args = argparse.Namespace(settings=['det'], models=None, profile=False)
     with pytest.raises(SystemExit, match='--settings det on cuda.*FORCE_CUDA=1'):
-        benchmark.resolve_settings(args, cuda)
-    args = argparse.Namespace(settings=['cls'], models=['plain', 'gcnet'], profile=False)
+        benchmark_settings.resolve_settings(cuda, settings=['det'])
     with pytest.raises(SystemExit, match=r"--models \['gcnet'\]: mmdet ResNet plugins"):
-        benchmark.resolve_settings(args, cuda)
+        benchmark_settings.resolve_settings(cuda, settings=['cls'], models=['plain', 'gcnet'])
     # With mmcv's CUDA ops: det runs in fp32; with --amp it is left out (RoIAlign has no bf16).
-    monkeypatch.setattr(benchmark, 'mmdet_stack', lambda device: (True, True, 'ops with CUDA'))
-    args = argparse.Namespace(settings=None, models=None, profile=False, amp=False)
-    assert benchmark.resolve_settings(args, cuda)[0] == ['cls', 'det-backbone', 'det']
-    args.amp = True
-    assert benchmark.resolve_settings(args, cuda)[0] == ['cls', 'det-backbone']
-    args.settings = ['det']
+    monkeypatch.setattr(benchmark_settings, 'mmdet_stack', lambda device:
+                        (True, True, 'ops with CUDA'))
+    assert benchmark_settings.resolve_settings(cuda, amp=False)[0] == ['cls', 'det-backbone', 'det']
+    assert benchmark_settings.resolve_settings(cuda, amp=True)[0] == ['cls', 'det-backbone']
     with pytest.raises(SystemExit, match='--amp with --settings det on cuda'):
-        benchmark.resolve_settings(args, cuda)
-    args = argparse.Namespace(settings=None, models=None, profile=True)
-    settings, models = benchmark.resolve_settings(args, cuda)
+        benchmark_settings.resolve_settings(cuda, settings=['det'], amp=True)
+    settings, models = benchmark_settings.resolve_settings(cuda, profile=True)
     assert settings == ['det-backbone', 'cls'] and models['cls'] == ['plain', 'ba2m-auto']
     # The CPU defaults are unchanged.
-    args = argparse.Namespace(settings=None, models=None, profile=False)
-    settings, models = benchmark.resolve_settings(args, torch.device('cpu'))
-    assert settings == ['cls', 'det'] and models['cls'] == list(benchmark.MODELS_ALL)
+    settings, models = benchmark_settings.resolve_settings(torch.device('cpu'))
+    assert settings == ['cls', 'det'] and models['cls'] == list(comparison_models.MODELS_ALL)
 
 
 def test_benchmark_arguments_and_amp_wrappers():
@@ -386,18 +381,19 @@ def test_benchmark_arguments_and_amp_wrappers():
             benchmark.parse_args(['--device', 'cuda'])
     params = [nn.Parameter(torch.zeros(2))]
     cpu = torch.device('cpu')
-    wrapper = benchmark.make_optim_wrapper('det', params, cpu, amp=True)
+    wrapper = step_timing.make_optim_wrapper('det', params, cpu, amp=True)
     assert isinstance(wrapper, CPUAmpOptimWrapper)
     assert wrapper.autocast_scope == ('backbone', 'neck')
-    assert benchmark.make_optim_wrapper('cls', params, cpu, amp=True).autocast_scope is None
-    assert type(benchmark.make_optim_wrapper('cls', params, cpu)).__name__ == 'OptimWrapper'
+    assert step_timing.make_optim_wrapper('cls', params, cpu, amp=True).autocast_scope is None
+    assert type(step_timing.make_optim_wrapper('cls', params, cpu)).__name__ == 'OptimWrapper'
     with pytest.raises(ValueError, match='RoIAlign has no bfloat16 kernel'):
-        benchmark.make_optim_wrapper('det', params, torch.device('cuda'), amp=True)
+        step_timing.make_optim_wrapper('det', params, torch.device('cuda'), amp=True)
 
 
 def test_benchmark_det_backbone_amp_step(monkeypatch):
-    monkeypatch.setattr(benchmark, 'det_backbone_cfg', tiny_det_backbone_cfg)
-    c = benchmark.Candidate('det-backbone', 'ba2m-auto', torch.device('cpu'), 2, (64, 64), amp=True)
+    monkeypatch.setattr(comparison_models, 'det_backbone_cfg', tiny_det_backbone_cfg)
+    c = step_timing.Candidate(
+        'det-backbone', 'ba2m-auto', torch.device('cpu'), 2, (64, 64), amp=True)
     before = [p.detach().clone() for p in c.model.parameters() if p.requires_grad]
     c.train_step()
     after = [p for p in c.model.parameters() if p.requires_grad]
@@ -410,19 +406,20 @@ def test_benchmark_det_backbone_amp_step(monkeypatch):
 
 def test_peak_rss_sees_an_allocation():
     # A fresh process with the allocator settings benchmark.py runs with.
-    code = ('import time, torch, benchmark\n'
-            'with benchmark.PeakRSS() as rss:\n'
+    code = ('import time, torch\n'
+            'from ba2m_mm.analysis.peak_memory import PeakRSS\n'
+            'with PeakRSS() as rss:\n'
             '    x = torch.ones(64 * 2**20 // 4)  # 64 MiB, touched\n'
             '    time.sleep(0.1)\n'
             '    del x\n'
             'print(rss.delta)\n')
-    env = dict(os.environ, **benchmark.MALLOC_ENV)
+    env = dict(os.environ, **peak_memory.MALLOC_ENV)
     out = subprocess.run([sys.executable, '-c', code],
                          env=env,
                          check=True,
                          text=True,
                          capture_output=True,
-                         cwd=osp.dirname(benchmark.__file__)).stdout
+                         cwd=REPO).stdout
     assert 60 * 2**20 <= int(out.split()[-1]) < 200 * 2**20
 
 
@@ -559,7 +556,7 @@ def test_tsne_classification_one_feature_per_image(tmp_path):
                           dict(type='PackInputs')])))
     cfg_path = str(tmp_path / 'cls.py')
     cfg.dump(cfg_path)
-    model = get_flops.build_model(cfg)
+    model = flops.build_model(cfg)
     ckpt = str(tmp_path / 'cls.pth')
     torch.save({'state_dict': model.state_dict()}, ckpt)
     model, loader = tsne.build_model_and_loader(cfg_path, ckpt, 'val', batch_size=3)

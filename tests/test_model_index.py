@@ -1,12 +1,12 @@
 """The model index: ``model-index.yml`` imports ``configs/metafile.yml``, which has one entry
 per config in ``configs/`` (demo configs included), with the paper, the training data, the
 upstream baseline config, and parameters/FLOPs measured by
-``tools/analysis/update_metafile.py`` (get_flops). Results are only what we measured.
+``tools/analysis/update_metafile.py`` (``ba2m_mm.analysis.model_index``). Results are only what
+we measured.
 """
 import importlib.util
 import json
 import os.path as osp
-import sys
 
 import pytest
 import yaml
@@ -15,13 +15,13 @@ from mmengine.config import Config
 from mmengine.config.utils import _get_package_and_cfg_path
 from mmengine.utils import get_installed_path
 
-REPO = osp.abspath(osp.join(osp.dirname(__file__), '..'))
-sys.path.insert(0, osp.join(REPO, 'tools', 'analysis'))
-import update_metafile  # noqa: E402
+from ba2m_mm.analysis import flops, model_index, model_index_fields
 
-META = update_metafile.load_metafile()
+REPO = osp.abspath(osp.join(osp.dirname(__file__), '..'))
+
+META = model_index.load_metafile()
 ENTRIES = {m['Name']: m for m in META['Models']}
-CONFIGS = update_metafile.all_configs()
+CONFIGS = model_index.all_configs()
 UPDATE = 'python tools/analysis/update_metafile.py'
 
 
@@ -34,7 +34,7 @@ def load_setup_module():
 
 
 def test_every_config_has_an_entry_and_every_entry_a_config():
-    assert update_metafile.check(META) == []
+    assert model_index.check(META) == []
     assert sorted(ENTRIES) == CONFIGS
     assert len(META['Models']) == len(ENTRIES), 'duplicate entries'
 
@@ -43,7 +43,7 @@ def test_check_reports_a_missing_entry_and_a_dangling_one():
     meta = {'Models': [dict(m) for m in META['Models']]}
     removed = meta['Models'].pop(0)
     meta['Models'].append(dict(removed, Name='gone', Config='configs/ba2m/gone.py'))
-    problems = update_metafile.check(meta)
+    problems = model_index.check(meta)
     assert any(f'configs/{removed["Name"]}.py has no entry' in p for p in problems)
     assert any("entry 'gone' points to configs/ba2m/gone.py" in p for p in problems)
 
@@ -51,7 +51,7 @@ def test_check_reports_a_missing_entry_and_a_dangling_one():
 def test_model_index_imports_the_metafile_at_its_installed_path():
     with open(osp.join(REPO, 'model-index.yml')) as f:
         index = yaml.safe_load(f)
-    folder = update_metafile.MIM_CONFIG_FOLDER
+    folder = model_index.MIM_CONFIG_FOLDER
     assert index == {'Import': [f'configs/{folder}/metafile.yml']}
     setup = load_setup_module()
     assert setup.MIM_CONFIG_FOLDER == folder
@@ -74,7 +74,7 @@ def test_collection_names_the_paper():
 @pytest.mark.parametrize('name', CONFIGS)
 def test_entry(name):
     entry = ENTRIES[name]
-    assert entry['Config'] == f'configs/{update_metafile.MIM_CONFIG_FOLDER}/{name}.py'
+    assert entry['Config'] == f'configs/{model_index.MIM_CONFIG_FOLDER}/{name}.py'
     assert entry['In Collection'] == 'BA2M'
     assert entry['Paper'] == META['Collections'][0]['Paper']
     metadata = entry['Metadata']
@@ -85,7 +85,7 @@ def test_entry(name):
     for key in ('Parameters', 'BA2M Parameters', 'FLOPs', 'BA2M Training FLOPs'):
         assert isinstance(metadata[key], int) and metadata[key] >= 0, (key, metadata.get(key))
     assert metadata['FLOPs'] > 0
-    update_metafile.parse_shape(metadata['FLOPs Input Shape'])  # raises on a bad value
+    model_index_fields.parse_shape(metadata['FLOPs Input Shape'])  # raises on a bad value
     cfg = Config.fromfile(osp.join(REPO, 'configs', f'{name}.py'))
     is_ba2m = cfg.model.backbone.type.startswith('BA2M')
     assert (metadata['BA2M Parameters'] > 0) == is_ba2m
@@ -97,7 +97,7 @@ def test_entry(name):
             assert set(result) == {'Task', 'Dataset', 'Metrics'}
         assert 'measured by' in entry['Results Note']
     else:
-        assert entry['Results Note'] == update_metafile.NO_RESULTS
+        assert entry['Results Note'] == model_index.NO_RESULTS
     if 'Paper Results' in entry:
         assert entry['Paper Results']['Note'].startswith('reported by the paper')
 
@@ -128,7 +128,7 @@ def test_demo_results_are_read_from_the_demo_output(tmp_path):
     }
     path = tmp_path / 'demo_results.json'
     path.write_text(json.dumps(run))
-    out = update_metafile.demo_results(str(path))
+    out = model_index.demo_results(str(path))
     assert list(out) == ['demo_mask_rcnn_r18_ba2m_digits']
     results = out['demo_mask_rcnn_r18_ba2m_digits']['results']
     assert results == [
@@ -147,9 +147,8 @@ def test_demo_results_are_read_from_the_demo_output(tmp_path):
 def test_parameters_are_current(name):
     """The metafile's parameter counts are those of the model the config builds now; after
     a change to BA2M, regenerate them (the message names the command)."""
-    import get_flops
-    model = get_flops.build_model(Config.fromfile(osp.join(REPO, 'configs', f'{name}.py')))
-    params, ba2m_params = get_flops.count_params(model)
+    model = flops.build_model(Config.fromfile(osp.join(REPO, 'configs', f'{name}.py')))
+    params, ba2m_params = flops.count_params(model)
     assert params == parameter_count(model)['']
     metadata = ENTRIES[name]['Metadata']
     assert (metadata['Parameters'], metadata['BA2M Parameters']) == (params, ba2m_params), (

@@ -18,7 +18,8 @@ from typing import List, Optional, Tuple
 import torch
 import torch.nn as nn
 
-from .ba2m_stages_mixin import BA2M_POSITIONS, BA2MStagesMixin, ResidualBA2MHook
+from .ba2m_hooks import ResidualBA2MHook
+from .ba2m_stages_mixin import BA2M_POSITIONS, BA2MStagesMixin
 
 __all__ = ['BA2MResNetMixin', 'ResidualBA2MHook', 'BA2M_POSITIONS']
 

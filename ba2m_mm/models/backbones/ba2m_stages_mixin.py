@@ -35,53 +35,17 @@ import logging
 import warnings
 from typing import List, Optional, Sequence, Tuple
 
-import torch
 import torch.nn as nn
 from mmengine.logging import print_log
 from mmengine.model.weight_init import PretrainedInit
 from mmengine.registry import MODELS
 
 from ..layers import BA2M  # noqa: F401  registers 'BA2M' in MODELS
+from .ba2m_hooks import ResidualBA2MHook, StageBA2MHook, _attach_ba2m_hooks
 
 BA2M_POSITIONS = ('between', 'inside')
 # Thin-stage policy: ``ba2m_stages=None`` skips stages narrower than this (the paper's R).
 PAPER_REDUCTION = 32
-
-
-class StageBA2MHook:
-    """Forward hook on a stage module: its output ``F_i(x)`` becomes
-    ``w_i * F_i(x)`` (Eq. 15, BA2M between stages, Fig. 4d).
-
-    Args:
-        ba2m (nn.Module): The BA2M after the stage.
-    """
-
-    def __init__(self, ba2m: nn.Module):
-        self.ba2m = ba2m
-
-    def __call__(self, stage: nn.Module, args, out: torch.Tensor) -> torch.Tensor:
-        return self.ba2m(out)  # (N, C_i, H_i, W_i), w_i * F_i(x)
-
-
-class ResidualBA2MHook:
-    """Forward hook on the last module of a residual branch (e.g. ``norm3`` of
-    a ResNet Bottleneck, ``conv`` of a MobileNetV2 InvertedResidual): the
-    branch output is weighted before the identity is added (Fig. 4c).
-
-    Args:
-        ba2m (nn.Module): The BA2M of the block.
-    """
-
-    def __init__(self, ba2m: nn.Module):
-        self.ba2m = ba2m
-
-    def __call__(self, module: nn.Module, args, out: torch.Tensor) -> torch.Tensor:
-        return self.ba2m(out)  # (N, C, H, W), w_i * residual_i
-
-
-def _attach_ba2m_hooks(backbone: nn.Module, args) -> None:
-    """Forward pre-hook of the backbone (module level, so it deep-copies and pickles)."""
-    backbone.attach_ba2m_hooks()
 
 
 def _is_pretrained(init_cfg) -> bool:

@@ -1,0 +1,85 @@
+"""What a benchmark reports: the ratio table, the chart and the environment."""
+from typing import Dict
+
+import torch
+
+from .benchmark_settings import DEFAULT_BA2M, GOALS, GOALS_CUDA
+
+
+def format_results(setting: str, res: Dict) -> str:
+    cuda = res.get('device') == 'cuda'
+    unit, scale, fmt = ('ms', 1e3, '.2f') if cuda else ('s', 1, '.3f')
+    lines = [
+        f'{setting}: batch {res["batch"]}, {res["shape"][0]}x{res["shape"][1]}'
+        f'{", bf16 AMP" if res.get("amp") else ""}{", cuda" if cuda else ""} (medians '
+        f'of {res["rounds"]} rounds)',
+        f'{"model":<14}{"train " + unit:>9}{"ratio":>7}{"infer " + unit:>9}{"ratio":>7}'
+        f'{"peak MiB":>10}{"ratio":>7}'
+    ]
+    for name, r in res['models'].items():
+
+        def ratio(key):
+            return f'{r[key]:.3f}' if r.get(key) is not None else '-'
+
+        lines.append(f'{name:<14}{r["train_s"] * scale:>9{fmt}}{ratio("train_ratio"):>7}'
+                     f'{r["infer_s"] * scale:>9{fmt}}{ratio("infer_ratio"):>7}'
+                     f'{r["peak_mem_mib"]:>10.0f}{ratio("mem_ratio"):>7}')
+    default = res['models'].get(DEFAULT_BA2M[setting])
+    if default and 'train_ratio' in default:
+        goal = (GOALS_CUDA if cuda else GOALS)[setting]
+        lines.append(f'goals ({DEFAULT_BA2M[setting]} / plain): train <= {goal["train"]} '
+                     f'(measured {default["train_ratio"]:.3f}, '
+                     f'{"met" if default["train_ratio"] <= goal["train"] else "NOT met"}), '
+                     f'inference <= {goal["infer"]} (measured {default["infer_ratio"]:.3f}, '
+                     f'{"met" if default["infer_ratio"] <= goal["infer"] else "NOT met"})')
+    return '\n'.join(lines)
+
+
+def plot(results: Dict, out: str):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    settings = [s for s in results if 'plain' in results[s]['models']]
+    metrics = (('train_ratio', 'training step'), ('infer_ratio', 'inference'),
+               ('mem_ratio', 'peak memory (train)'))
+    fig, axes = plt.subplots(
+        len(settings),
+        len(metrics),
+        squeeze=False,
+        figsize=(4.5 * len(metrics), 3.6 * len(settings)))
+    for row, setting in zip(axes, settings):
+        models = results[setting]['models']
+        for ax, (key, label) in zip(row, metrics):
+            names = list(models)
+            values = [models[n].get(key) or 0 for n in names]
+            colors = [
+                'tab:gray' if n == 'plain' else 'tab:red' if n.startswith('ba2m') else 'tab:blue'
+                for n in names
+            ]
+            ax.bar(range(len(names)), values, color=colors)
+            ax.set_xticks(range(len(names)), names, rotation=35, ha='right', fontsize=8)
+            ax.axhline(1.0, color='k', lw=0.8)
+            goals = GOALS_CUDA if results[setting].get('device') == 'cuda' else GOALS
+            goal = goals[setting].get(key.split('_')[0])
+            if goal:
+                ax.axhline(goal, color='tab:red', ls='--', lw=0.8, label=f'goal {goal}')
+                ax.legend(fontsize=7)
+            ax.set_title(f'{setting}: {label} / plain', fontsize=9)
+            for i, v in enumerate(values):
+                ax.text(i, v, f'{v:.2f}', ha='center', va='bottom', fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def environment(device: torch.device) -> Dict:
+    env = dict(device=str(device), torch=torch.__version__, threads=torch.get_num_threads())
+    if device.type == 'cuda':
+        env.update(
+            gpu=torch.cuda.get_device_name(device),
+            cuda=torch.version.cuda,
+            cudnn=torch.backends.cudnn.version(),
+            cudnn_benchmark=torch.backends.cudnn.benchmark,
+            tf32_matmul=torch.backends.cuda.matmul.allow_tf32,
+            tf32_cudnn=torch.backends.cudnn.allow_tf32)
+    return env
