@@ -30,7 +30,7 @@ lint: install
 	$(PY) -m flake8 $(LINT_PATHS)
 	$(PY) -m isort --check-only --diff $(LINT_PATHS)
 	$(PY) -m yapf --recursive --diff $(LINT_PATHS)
-	$(VENV)/bin/codespell $(LINT_PATHS) README.md
+	$(VENV)/bin/codespell $(LINT_PATHS) README.md docs/*.md
 
 format: install
 	$(PY) -m isort $(LINT_PATHS)

@@ -1,7 +1,7 @@
 """Packaging for ba2m_mm (``pip install -e .``, ``pip wheel .``, ``python setup.py sdist``).
 
 The OpenMMLab stack itself (torch, mmcv built with ops, mmdet, mmpretrain) is installed by
-``tools/install.sh`` / ``make install``; see README "Install" for using your own environment.
+``tools/install.sh`` / ``make install``; see docs/install.md for using your own environment.
 
 Like mmdet and mmpretrain, the package carries its configs, tools and model index in
 ``ba2m_mm/.mim/`` (see :func:`add_mim_extension`), so that mmengine resolves

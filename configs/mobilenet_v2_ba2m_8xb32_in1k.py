@@ -19,7 +19,7 @@ model = dict(
             # Paper Table VIII: R = 32.
             reduction=32,
             # Mean weight 1 keeps the BN running statistics consistent with inference, where
-            # BA2M is the identity (README "Which normalisation").
+            # BA2M is the identity (docs/implementation_notes.md).
             normalize='scaled_softmax',
             # Softmax over the global batch of 8 x 32 = 256 images (the paper's N = 256).
             sync=True,

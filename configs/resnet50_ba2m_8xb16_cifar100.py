@@ -22,7 +22,7 @@ model = dict(
             reduction=32,
             # Mean weight 1 keeps the BN running statistics consistent with inference, where
             # BA2M is the identity; the paper's softmax (Eq. 11) scored 0.000 mAP on the demo
-            # against 0.529 (README "Which normalisation").
+            # against 0.529 (docs/implementation_notes.md).
             normalize='scaled_softmax',
             sync=True,
             # Exact global spatial attention at 32x32 (stage 1: 1024 positions).

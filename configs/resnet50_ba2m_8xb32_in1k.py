@@ -18,10 +18,10 @@ model = dict(
             reduction=32,
             # Mean weight 1 keeps the BN running statistics consistent with inference, where
             # BA2M is the identity; the paper's softmax (Eq. 11) scored 0.000 mAP on the demo
-            # against 0.529 (README "Which normalisation").
+            # against 0.529 (docs/implementation_notes.md).
             normalize='scaled_softmax',
             # Softmax over the global batch of 8 x 32 = 256 images (the paper's N = 256).
             sync=True,
             # Global attention exact at stages 2-4 (<= 1024 positions), sampled at stage 1
-            # (3136): +11% train step instead of +14% (README "Benchmarks").
+            # (3136): +11% train step instead of +14% (docs/benchmarks.md).
             gsa_mode='auto')))

@@ -3,7 +3,7 @@
 # config (8 GPUs x 32 images, SGD lr 0.1 for 256 images, momentum 0.9, weight decay 1e-4,
 # 100 epochs, lr x0.1 at 30/60/90, random resized crop 224 + flip, single 224 centre crop at
 # test) with PIL resizing. The paper defers its hyper-parameters to BAM [6]; we keep
-# mmpretrain's recipe so the baseline row of the README model zoo is the same recipe without
+# mmpretrain's recipe so the baseline row of the model zoo (docs/model_zoo.md) is the same recipe without
 # BA2M.
 _base_ = 'mmpretrain::resnext/resnext50-32x4d_8xb32_in1k.py'
 
@@ -20,7 +20,7 @@ model = dict(
             # Paper Table VIII: R = 32.
             reduction=32,
             # Mean weight 1 keeps the BN running statistics consistent with inference, where
-            # BA2M is the identity (README "Which normalisation").
+            # BA2M is the identity (docs/implementation_notes.md).
             normalize='scaled_softmax',
             # Softmax over the global batch of 8 x 32 = 256 images (the paper's N = 256).
             sync=True,

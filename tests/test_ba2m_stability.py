@@ -103,6 +103,10 @@ def test_random_control_weights():
     assert torch.equal(control.eval()(x), x)
     with pytest.raises(ValueError, match='sigma must be a number >= 0, got -1'):
         RandomBA2M(16, sigma=-1, reduction=4)
+    per_stage = dict(layer1=0.2, layer2=0.0)
+    assert RandomBA2M(16, sigma=per_stage, reduction=4, name='layer1').sigma == 0.2
+    with pytest.raises(ValueError, match=r"\(layer3\): sigma has no entry for 'layer3'"):
+        RandomBA2M(16, sigma=per_stage, reduction=4, name='layer3')
 
 
 @pytest.mark.skipif(not osp.isfile(ARCHIVE), reason='needs ../shared/data/cifar10-jpeg.tar.gz')

@@ -46,7 +46,7 @@ class BA2M(BaseModule):
     share a batch and inference costs nothing. In training, a batch of one
     sample gets weight 1 (with a warning, once).
 
-    Choices where the paper is open (see README "Implementation notes"):
+    Choices where the paper is open (see docs/implementation_notes.md):
 
     - d = C // R hidden channels; ReLU between the layers of the channel and
       local branches.

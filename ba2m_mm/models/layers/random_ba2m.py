@@ -20,14 +20,21 @@ class RandomBA2M(BA2M):
 
     Args:
         in_channels (int): Channels C of the input feature map.
-        sigma (float): Standard deviation of the noise SARs. Defaults to 0.1.
+        sigma (float | dict): Standard deviation of the noise SARs, or one per
+            BA2M ``name`` (e.g. ``dict(layer1=0.03, layer2=0.01)``: the
+            backbone passes the stage name). Defaults to 0.1.
         **kwargs: Other :class:`BA2M` arguments.
     """
 
-    def __init__(self, in_channels: int, sigma: float = 0.1, **kwargs):
+    def __init__(self, in_channels: int, sigma=0.1, **kwargs):
         super().__init__(in_channels, **kwargs)
+        where = f' ({self.name})' if self.name else ''
+        if isinstance(sigma, dict):
+            if self.name not in sigma:
+                raise ValueError(f'RandomBA2M{where}: sigma has no entry for {self.name!r}: '
+                                 f'{sigma!r}')
+            sigma = sigma[self.name]
         if not isinstance(sigma, (int, float)) or sigma < 0:
-            where = f' ({self.name})' if self.name else ''
             raise ValueError(f'RandomBA2M{where}: sigma must be a number >= 0, got {sigma!r}')
         self.sigma = float(sigma)
 

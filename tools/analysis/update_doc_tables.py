@@ -1,0 +1,37 @@
+"""Regenerate the tables of README.md and docs/*.md from the saved comparison reports.
+
+Each table sits between ``<!-- table: <report.json> <summary|differences|runs> -->`` and
+``<!-- /table -->`` (see :mod:`ba2m_mm.compare.doc_tables`). ``--check`` only lists the
+tables that no longer match their reports and exits with 1 if there are any.
+
+Example::
+
+    python tools/analysis/update_doc_tables.py
+    python tools/analysis/update_doc_tables.py --check
+"""
+import argparse
+import glob
+import os.path as osp
+import sys
+
+from ba2m_mm.compare.doc_tables import update_tables
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--check', action='store_true', help='only report stale tables')
+    args = parser.parse_args(argv)
+    files = [osp.join(REPO, 'README.md')] + sorted(glob.glob(osp.join(REPO, 'docs', '*.md')))
+    stale = {f: update_tables(f, REPO, args.check) for f in files}
+    for f, blocks in stale.items():
+        for block in blocks:
+            print(f'{"stale" if args.check else "updated"}: {osp.relpath(f, REPO)}: {block}')
+    if args.check and any(stale.values()):
+        sys.exit(1)
+    print('all tables match their reports' if args.check else 'done')
+
+
+if __name__ == '__main__':
+    main()
