@@ -28,6 +28,8 @@ import re
 from collections import OrderedDict
 from typing import Dict, List, Tuple
 
+import ba2m_mm  # noqa: F401  first: sets the thread policy before torch is imported
+# isort: split
 import torch
 from mmengine.config import Config
 
