@@ -24,8 +24,13 @@ def test_single_process_cpu_run_gets_a_cpu_backend(env_cfg, expected):
         assert cfg.env_cfg.dist_cfg.timeout == 60  # the rest is kept
 
 
-def test_use_cpu_backend_warns_only_when_asked(capsys):
-    from mmengine.logging import MMLogger
-    MMLogger.get_instance('test_cpu_env')
-    assert use_cpu_backend(Config(dict(env_cfg=dict(dist_cfg=dict(backend='nccl'))))) == 'gloo'
-    assert use_cpu_backend(Config(dict()), warn=False) == 'gloo'
+def test_use_cpu_backend_warns_only_when_asked(monkeypatch):
+    from ba2m_mm.launch import cpu_distributed
+    said = []
+    monkeypatch.setattr(cpu_distributed, '_warn', said.append)
+    nccl = dict(env_cfg=dict(dist_cfg=dict(backend='nccl')))
+    assert use_cpu_backend(Config(nccl)) == 'gloo'
+    assert len(said) == 1 and "backend='nccl' needs CUDA" in said[0]
+    assert use_cpu_backend(Config(nccl), warn=False) == 'gloo'
+    assert setup_cpu_distributed(Config(nccl), 'none') is False
+    assert len(said) == 1  # a single-process run is not warned about its config
