@@ -40,7 +40,7 @@ format: install
 ## Long: a quick look is make benchmark BENCHMARK_ARGS="--settings cls --rounds 2 --steps 1".
 BENCHMARK_ARGS ?=
 benchmark: install
-	@echo "[benchmark] $(if $(strip $(BENCHMARK_ARGS)),with $(BENCHMARK_ARGS),cls: 6 models, det: 5, in interleaved rounds; CUDA: cls, det-backbone, det): the full run on CPU takes about 25 min on an idle 2-core CPU and longer on a busy one."
+	@echo "[benchmark] $(if $(strip $(BENCHMARK_ARGS)),Options: $(BENCHMARK_ARGS). The default run,Default run): settings cls (6 models) and det (5 models) in interleaved rounds, about 25 min on an idle 2-core CPU, longer on a busy one."
 	@echo "[benchmark] Quick look (a few minutes): make benchmark BENCHMARK_ARGS=\"--settings cls --rounds 2 --steps 1\". Results: work_dirs/benchmark/benchmark.json and benchmark.png."
 	$(PY) tools/analysis/benchmark.py $(BENCHMARK_ARGS)
 
