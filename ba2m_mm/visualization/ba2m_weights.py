@@ -4,6 +4,7 @@ Both read the statistics ``BA2MWeightHook`` logged (:mod:`ba2m_mm.visualization.
 and draw one panel per stage: each series smoothed (:func:`~.scalars.ema`) as a solid
 line, with the raw per-iteration trace faint behind it.
 """
+import os
 import os.path as osp
 from typing import Optional, Sequence, Tuple, Union
 
@@ -19,10 +20,11 @@ WEIGHT_STATS = {
 RAW_ALPHA = 0.25
 
 
-def _source(source: Union[str, Series], out: Optional[str],
+def _source(source: Union[str, os.PathLike, Series], out: Optional[str],
             default_name: str) -> Tuple[Series, str, str]:
     """(series, where they came from, output path) for a path or loaded series."""
-    if isinstance(source, str):
+    if isinstance(source, (str, os.PathLike)):
+        source = os.fspath(source)
         series, file = load_ba2m_scalars(source)
         if out is None:
             folder = source if osp.isdir(source) else osp.dirname(source)
@@ -30,12 +32,12 @@ def _source(source: Union[str, Series], out: Optional[str],
         return series, file, out
     if out is None:
         raise ValueError('out is required when the series are given directly')
-    return series_copy(source), '', out
-
-
-def series_copy(series: Series) -> Series:
-    return {name: {stat: sorted(points) for stat, points in stats.items()}
-            for name, stats in series.items()}
+    series = {
+        name: {stat: sorted(points)
+               for stat, points in stats.items()}
+        for name, stats in source.items()
+    }
+    return series, '', out
 
 
 def _trace(ax, points, smoothing: float, color, label: str) -> None:
@@ -46,7 +48,7 @@ def _trace(ax, points, smoothing: float, color, label: str) -> None:
     ax.plot(steps, ema(values, smoothing), color=color, linewidth=1.8, label=label)
 
 
-def plot_ba2m_weights(source: Union[str, Series],
+def plot_ba2m_weights(source: Union[str, os.PathLike, Series],
                       out: Optional[str] = None,
                       stats: Sequence[str] = ('w_max', 'w_min'),
                       smoothing: float = 0.9,
@@ -99,7 +101,7 @@ def plot_ba2m_weights(source: Union[str, Series],
     return save_png(fig, out)
 
 
-def plot_branch_shares(source: Union[str, Series],
+def plot_branch_shares(source: Union[str, os.PathLike, Series],
                        out: Optional[str] = None,
                        smoothing: float = 0.9,
                        title: Optional[str] = None) -> str:

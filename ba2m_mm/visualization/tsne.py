@@ -55,13 +55,17 @@ def tsne_panel(features: np.ndarray,
         num_features=features.shape[1])
 
 
-def plot_tsne(panels: Sequence[Dict], out: str, classes: Optional[Sequence[str]] = None) -> str:
+def plot_tsne(panels: Sequence[Dict],
+              out: str,
+              classes: Optional[Sequence[str]] = None,
+              caption: Optional[str] = None) -> str:
     """Draw t-SNE panels side by side, points coloured by class.
 
     Args:
         panels (Sequence[dict]): Panels of :func:`tsne_panel`.
         out (str): PNG to write.
         classes (Sequence[str], optional): Class names, indexed by label.
+        caption (str, optional): Text under the panels, e.g. what the picture shows.
 
     Returns:
         str: ``out``.
@@ -88,6 +92,8 @@ def plot_tsne(panels: Sequence[Dict], out: str, classes: Optional[Sequence[str]]
         ax.set_xticks([])
         ax.set_yticks([])
     axes[-1].legend(fontsize=7, markerscale=2, loc='center left', bbox_to_anchor=(1, 0.5))
+    if caption:
+        fig.supxlabel(caption, fontsize=9)
     return save_png(fig, out)
 
 
@@ -101,6 +107,7 @@ def plot_tsne_comparison(runs: Sequence[Tuple[str, str]],
                          device: str = 'cpu',
                          cfg_options: Optional[dict] = None,
                          titles: Optional[Sequence[str]] = None,
+                         caption: Optional[str] = None,
                          verbose: bool = True) -> str:
     """t-SNE of the last-stage backbone features of one or more trained models, side by side.
 
@@ -118,6 +125,7 @@ def plot_tsne_comparison(runs: Sequence[Tuple[str, str]],
         cfg_options (dict, optional): Overrides merged into every config.
         titles (Sequence[str], optional): Panel titles. Defaults to the config name and
             the checkpoint file name.
+        caption (str, optional): Text under the panels.
         verbose (bool): Print one line per model (items, classes, silhouette).
 
     Returns:
@@ -143,4 +151,4 @@ def plot_tsne_comparison(runs: Sequence[Tuple[str, str]],
                 flush=True)
         panels.append(panel)
         del model, loader
-    return plot_tsne(panels, out, classes)
+    return plot_tsne(panels, out, classes, caption)
