@@ -39,12 +39,9 @@ def layout(tmp_path):
     bin_dir = tmp_path / 'bin'
     stub(str(bin_dir / 'python'), 'path-python')
     stub(str(bin_dir / 'srun'), 'srun')
-    env = {
-        k: v
-        for k, v in os.environ.items() if k not in ('PYTHON', 'VIRTUAL_ENV', 'PYTHONHOME')
-    }
-    env.update(PATH=f'{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin',
-               LAUNCH_LOG=str(tmp_path / 'log'))
+    env = {k: v for k, v in os.environ.items() if k not in ('PYTHON', 'VIRTUAL_ENV', 'PYTHONHOME')}
+    env.update(
+        PATH=f'{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin', LAUNCH_LOG=str(tmp_path / 'log'))
     return repo, env, tmp_path / 'log'
 
 

@@ -61,8 +61,8 @@ def test_import_ba2m_mm_sets_passive_before_openmp_starts():
 
 
 def test_users_value_wins():
-    out, err = openmp_settings('import ba2m_mm, os; print(os.environ["OMP_WAIT_POLICY"])',
-                               OMP_WAIT_POLICY='ACTIVE')
+    out, err = openmp_settings(
+        'import ba2m_mm, os; print(os.environ["OMP_WAIT_POLICY"])', OMP_WAIT_POLICY='ACTIVE')
     assert out.split() == ['ACTIVE']
     assert "OMP_WAIT_POLICY = 'ACTIVE'" in err
 

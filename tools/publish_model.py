@@ -17,6 +17,7 @@ import os
 from typing import Sequence
 
 import ba2m_mm  # noqa: F401  first: sets the thread policy before torch is imported
+
 # isort: split
 import torch
 

@@ -35,8 +35,8 @@ from .checkpoint_paths import check_pretrained_paths, local_pretrained_paths
 from .config import load_config
 from .cpu_amp_optim_wrapper import CPUAmpOptimWrapper
 from .cpu_ddp_wrapper import CPUDistributedDataParallel
-from .cpu_distributed import (cpu_model_wrapper_cfg, setup_cpu_distributed, teardown_cpu_distributed,
-                              use_cpu_backend)
+from .cpu_distributed import (cpu_model_wrapper_cfg, setup_cpu_distributed,
+                              teardown_cpu_distributed, use_cpu_backend)
 from .dump_predictions import add_dump_metric
 from .load_from import set_resume, set_test_checkpoint
 from .lr_scaling import auto_scale_lr

@@ -17,8 +17,7 @@ from .scalars import branch_names, by_stage, ema, find_scalar_files, load_ba2m_s
 from .tsne import embed, plot_tsne, plot_tsne_comparison, separation, tsne_panel
 
 __all__ = [
-    'plot_ba2m_weights', 'plot_branch_shares', 'plot_tsne_comparison', 'plot_tsne',
-    'tsne_panel', 'embed', 'separation', 'build_model_and_loader', 'extract_features',
-    'fix_pipeline', 'boxes_of', 'load_ba2m_scalars', 'find_scalar_files', 'by_stage', 'ema',
-    'stage_of', 'branch_names'
+    'plot_ba2m_weights', 'plot_branch_shares', 'plot_tsne_comparison', 'plot_tsne', 'tsne_panel',
+    'embed', 'separation', 'build_model_and_loader', 'extract_features', 'fix_pipeline', 'boxes_of',
+    'load_ba2m_scalars', 'find_scalar_files', 'by_stage', 'ema', 'stage_of', 'branch_names'
 ]

@@ -33,8 +33,10 @@ def _source(source: Union[str, os.PathLike, Series], out: Optional[str],
     if out is None:
         raise ValueError('out is required when the series are given directly')
     series = {
-        name: {stat: sorted(points)
-               for stat, points in stats.items()}
+        name: {
+            stat: sorted(points)
+            for stat, points in stats.items()
+        }
         for name, stats in source.items()
     }
     return series, '', out
@@ -95,9 +97,10 @@ def plot_ba2m_weights(source: Union[str, os.PathLike, Series],
         ax.set_ylabel('batch weight')
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize='small')
-    fig.suptitle(title if title is not None else
-                 f'BA2M batch weights per stage (EMA {smoothing:g}, raw faint)\n{file}',
-                 fontsize=9)
+    fig.suptitle(
+        title if title is not None else
+        f'BA2M batch weights per stage (EMA {smoothing:g}, raw faint)\n{file}',
+        fontsize=9)
     return save_png(fig, out)
 
 
@@ -143,7 +146,8 @@ def plot_branch_shares(source: Union[str, os.PathLike, Series],
         ax.set_ylabel('share of the max won')
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize='small')
-    fig.suptitle(title if title is not None else
-                 f'BA2M branch shares per stage (EMA {smoothing:g}, raw faint)\n{file}',
-                 fontsize=9)
+    fig.suptitle(
+        title if title is not None else
+        f'BA2M branch shares per stage (EMA {smoothing:g}, raw faint)\n{file}',
+        fontsize=9)
     return save_png(fig, out)

@@ -55,8 +55,13 @@ def read_ba2m_scalars(file: str) -> Series:
                 match = KEY.match(key)
                 if match and step is not None and isinstance(value, (int, float)):
                     series[match['name']][match['stat']].append((int(step), float(value)))
-    return {name: {stat: sorted(points) for stat, points in stats.items()}
-            for name, stats in series.items()}
+    return {
+        name: {
+            stat: sorted(points)
+            for stat, points in stats.items()
+        }
+        for name, stats in series.items()
+    }
 
 
 def load_ba2m_scalars(path: str) -> Tuple[Series, str]:
@@ -134,7 +139,10 @@ def ema(values: Sequence[float], smoothing: float = 0.9) -> List[float]:
 
 def branch_names(series: Union[Series, Dict[str, Dict]]) -> List[str]:
     """The branches with a ``share_<branch>`` statistic, in the paper's order."""
-    found = {stat[len('share_'):] for stats in series.values() for stat in stats
-             if stat.startswith('share_')}
+    found = {
+        stat[len('share_'):]
+        for stats in series.values()
+        for stat in stats if stat.startswith('share_')
+    }
     order = ('channel', 'local', 'global')
     return [b for b in order if b in found] + sorted(found - set(order))

@@ -135,8 +135,8 @@ def plot_tsne_comparison(runs: Sequence[Tuple[str, str]],
     classes = None
     for i, (config, checkpoint) in enumerate(runs):
         name = osp.splitext(osp.basename(config))[0]
-        model, loader = build_model_and_loader(config, checkpoint, split, batch_size,
-                                               cfg_options, device)
+        model, loader = build_model_and_loader(config, checkpoint, split, batch_size, cfg_options,
+                                               device)
         classes = classes or list(loader.dataset.metainfo.get('classes', []) or []) or None
         feats, labels = extract_features(model, loader, max_items, desc=name)
         feats, labels = feats[:max_items], labels[:max_items]

@@ -17,6 +17,7 @@ Example::
 import argparse
 
 import ba2m_mm  # noqa: F401  first: sets the thread policy before torch is imported
+
 # isort: split
 import torch
 
