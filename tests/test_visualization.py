@@ -78,8 +78,11 @@ def test_load_reads_ba2m_keys_only(tmp_path):
     assert file.endswith(osp.join('vis_data', 'scalars.json'))
     assert sorted(series) == ['layer2', 'layer3', 'layer4']
     assert series['layer3']['w_max'] == raw[('layer3', 'w_max')]
+    (tmp_path / 'empty').mkdir()
     with pytest.raises(FileNotFoundError, match='no BA2M weight scalars'):
-        load_ba2m_scalars(str(tmp_path / '20260101_000000' / 'vis_data' / 'missing'))
+        load_ba2m_scalars(str(tmp_path / 'empty'))
+    with pytest.raises(FileNotFoundError, match='neither a directory nor a file'):
+        load_ba2m_scalars(str(tmp_path / 'missing'))
 
 
 def test_weights_plot_one_panel_per_stage(tmp_path, monkeypatch):
@@ -135,6 +138,6 @@ def test_tsne_panels_side_by_side(tmp_path):
     ]
     assert panels[0]['embedding'].shape == (30, 2)
     assert panels[0]['silhouette'] > 0.5 > panels[1]['silhouette']
-    out = plot_tsne(panels, str(tmp_path / 'tsne.png'), classes=['a', 'b', 'c'])
+    out = plot_tsne(panels, str(tmp_path / 'tsne.png'), classes=['a', 'b', 'c'], caption='test')
     width, height = png_size(out)
     assert width > 1.5 * height
