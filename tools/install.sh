@@ -11,8 +11,7 @@
 #   4. mmcv         mmcv 2.1.0 with ops: reuse a cached wheel keyed by torch version,
 #                   Python ABI and CUDA/CPU, or build it from the PyPI sdist with the
 #                   -std=c++17 -> c++20 fix that torch >= 2.14 headers need
-#   5. stack        mmengine/mmdet/mmpretrain/... (requirements/runtime.txt, tests.txt), and
-#                   openmim (the `mim` command) with what it imports (requirements/mim.txt)
+#   5. stack        mmengine/mmdet/mmpretrain/... (requirements/runtime.txt, tests.txt)
 #   6. package      pip install -e . (ba2m_mm itself)
 #   7. verify       mmcv ops exist, mmdet/mmpretrain/ba2m_mm import
 #
@@ -25,7 +24,6 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${VENV:-$ROOT/.venv}"
 PYTHON="${PYTHON:-python3}"
 MMCV_VERSION=2.1.0
-MIM_VERSION=0.3.9  # openmim, installed with --no-deps (see requirements/mim.txt)
 MMCV_CACHE="${MMCV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ba2m_mm/mmcv}"
 export MAX_JOBS="${MAX_JOBS:-2}"
 export PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -44,7 +42,7 @@ stamp_hash() {
 STAMP="$VENV/.ba2m_mm-installed"
 
 verify() {
-    step verify "mmcv ops, mmdet, mmpretrain, ba2m_mm, mim"
+    step verify "mmcv ops, mmdet, mmpretrain, ba2m_mm"
     "$PY" - <<'EOF'
 import importlib.util, sys
 import mmcv
@@ -53,7 +51,6 @@ if importlib.util.find_spec('mmcv._ext') is None:
              'it was built without MMCV_WITH_OPS=1 or in an isolated build')
 from mmcv.ops import nms, RoIAlign  # noqa: F401
 import mmdet.models, mmpretrain.models, ba2m_mm  # noqa: F401,E401
-import mim.commands  # noqa: F401  openmim: `mim search ba2m_mm`, `mim train ba2m_mm ...`
 import torch
 print(f'[install] ok: torch {torch.__version__}, mmcv {mmcv.__version__} (ops), '
       f'mmdet {mmdet.__version__}, mmpretrain {mmpretrain.__version__}, '
@@ -121,12 +118,10 @@ else
     "${PIP[@]}" -q --force-reinstall --no-deps "$CACHE_DIR"/mmcv-*.whl
 fi
 
-step stack "mmengine, mmdet, mmpretrain, pycocotools, test tools, openmim"
+step stack "mmengine, mmdet, mmpretrain, pycocotools, test tools"
 # mmcv's own dependencies come in here too (it was installed with --no-deps).
 "${PIP[@]}" -q -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/tests.txt" \
-    -r "$ROOT/requirements/mim.txt" \
     addict packaging Pillow pyyaml opencv-python "$("$PY" -c 'import torch; print("torch==" + torch.__version__.split("+")[0])')"
-"${PIP[@]}" -q --no-deps "openmim==$MIM_VERSION"
 
 step package "pip install -e $ROOT"
 "${PIP[@]}" -q --no-deps --no-build-isolation -e "$ROOT"

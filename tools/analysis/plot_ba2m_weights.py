@@ -41,15 +41,14 @@ def main(argv=None) -> str:
     series, file = load_ba2m_scalars(args.work_dir)
     folder = args.work_dir if osp.isdir(args.work_dir) else osp.dirname(args.work_dir)
     out = args.out or osp.join(folder, 'ba2m_weights.png')
-    plot_ba2m_weights(series, out, smoothing=args.smoothing, title=file)
+    plot_ba2m_weights(series, out, smoothing=args.smoothing)
     print(f'read {file}: {len(series)} BA2M module(s)')
     print(f'wrote {out}')
     try:
         shares = plot_branch_shares(
             series,
             osp.join(osp.dirname(osp.abspath(out)), 'ba2m_branch_shares.png'),
-            smoothing=args.smoothing,
-            title=file)
+            smoothing=args.smoothing)
         print(f'wrote {shares}')
     except ValueError as e:  # no share_<branch> logged (older runs)
         print(f'no branch-share picture: {e}')
