@@ -36,8 +36,13 @@ format: install
 	$(PY) -m isort $(LINT_PATHS)
 	$(PY) -m yapf --recursive --in-place $(LINT_PATHS)
 
+## Cost of BA2M vs plain ResNet-50 and other attention plugins (tools/analysis/benchmark.py).
+## Long: a quick look is make benchmark BENCHMARK_ARGS="--settings cls --rounds 2 --steps 1".
+BENCHMARK_ARGS ?=
 benchmark: install
-	$(PY) tools/analysis/benchmark.py
+	@echo "[benchmark] $(if $(strip $(BENCHMARK_ARGS)),Options: $(BENCHMARK_ARGS). The default run,Default run): settings cls (6 models) and det (5 models) in interleaved rounds, about 25 min on an idle 2-core CPU, longer on a busy one."
+	@echo "[benchmark] Quick look (a few minutes): make benchmark BENCHMARK_ARGS=\"--settings cls --rounds 2 --steps 1\". Results: work_dirs/benchmark/benchmark.json and benchmark.png."
+	$(PY) tools/analysis/benchmark.py $(BENCHMARK_ARGS)
 
 clean:
 	rm -rf build *.egg-info .pytest_cache work_dirs

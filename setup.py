@@ -16,6 +16,7 @@ import sys
 import warnings
 from pathlib import Path
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).parent
 
@@ -36,6 +37,26 @@ COPY_IGNORE = shutil.ignore_patterns('__pycache__', '*.pyc', '*.pyo')
 def get_version():
     text = (HERE / 'ba2m_mm' / 'version.py').read_text()
     return re.search(r"__version__ = '([^']+)'", text).group(1)
+
+
+class BuildPyWithoutBytecode(build_py):
+    """``build_py`` that leaves no byte code in ``build/lib``.
+
+    setuptools reuses ``build/lib`` between builds and the wheel takes all of it, so byte
+    code left there (an earlier build, a run that imported from it) would ship as
+    ``__pycache__`` (issue 20). ``MANIFEST.in`` and :data:`COPY_IGNORE` keep it out of
+    the sources.
+    """
+
+    def run(self):
+        super().run()
+        for root, dirs, files in os.walk(self.build_lib):
+            if '__pycache__' in dirs:
+                dirs.remove('__pycache__')
+                shutil.rmtree(osp.join(root, '__pycache__'))
+            for name in files:
+                if name.endswith(('.pyc', '.pyo')):
+                    os.remove(osp.join(root, name))
 
 
 def add_mim_extension():
@@ -102,4 +123,5 @@ if __name__ == '__main__':
             'mmpretrain': ['mmpretrain>=1.2.0'],
             'tools': ['scikit-learn', 'matplotlib', 'tqdm'],
         },
+        cmdclass={'build_py': BuildPyWithoutBytecode},
         zip_safe=False)

@@ -236,3 +236,11 @@ def test_publish_model_keeps_meta_and_weights_and_names_by_hash(tmp_path):
     assert set(published) == {'meta', 'state_dict'}
     assert torch.equal(published['state_dict']['w'], state['w'])
     assert not osp.exists(tmp_path / 'model.tmp.pth')
+
+
+def test_stripped_config_does_not_write_into_the_source_run():
+    cfg = Config.fromfile(BA2M_CONFIG)
+    cfg.work_dir = 'work_dirs/demo_mask_rcnn_r18_ba2m_digits'
+    stripped = strip_tool.strip_config(cfg)
+    assert 'work_dir' not in stripped
+    assert cfg.work_dir == 'work_dirs/demo_mask_rcnn_r18_ba2m_digits'  # input left as it is

@@ -266,10 +266,9 @@ def last_checkpoint(work_dir):
         return f.read().strip()
 
 
-@pytest.fixture(scope='module')
-def digits(tmp_path_factory):
+def build_digits(root):
+    """The tiny digits set of these tests (NUM_TRAIN train, 2 val images) in ``root``."""
     from ba2m_mm.datasets import build_digits_coco
-    root = tmp_path_factory.mktemp('digits')
     build_digits_coco(
         str(root),
         num_train=NUM_TRAIN,
@@ -279,6 +278,11 @@ def digits(tmp_path_factory):
         digit_size=(16, 28),
         progress=False)
     return root
+
+
+@pytest.fixture(scope='module')
+def digits(tmp_path_factory):
+    return build_digits(tmp_path_factory.mktemp('digits'))
 
 
 @pytest.fixture(scope='module')

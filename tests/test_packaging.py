@@ -7,6 +7,7 @@ installed with ``pip install --target`` into a temporary folder, it serves
 loaded and built in a process whose only ``ba2m_mm`` is the installed one.
 """
 import glob
+import importlib.util
 import json
 import os
 import os.path as osp
@@ -91,6 +92,12 @@ def package(tmp_path_factory):
     root = tmp_path_factory.mktemp('packaging')
     src, dist, site = root / 'src', root / 'dist', root / 'site'
     copy_source(src)
+    # Byte code a checkout collects (tests import tools; an earlier build leaves build/lib,
+    # which setuptools reuses): none of it may reach the wheel (issue 20).
+    for folder in ('tools/__pycache__', 'tools/analysis/__pycache__',
+                   'build/lib/ba2m_mm/__pycache__', 'build/lib/ba2m_mm/.mim/tools/__pycache__'):
+        os.makedirs(src / folder)
+        (src / folder / 'stale.cpython-311.pyc').write_bytes(b'')
     pip = [sys.executable, '-m', 'pip']
     run(pip +
         ['wheel', '--no-deps', '--no-build-isolation', '--no-index', '-q', '-w',
@@ -168,3 +175,24 @@ def test_another_project_inherits_ba2m_mm_configs_from_the_installed_wheel(packa
     # warns and falls back to the registry in use). The demo configs do add some (their
     # pipelines and schedulers) and are not checked here.
     assert info['scoped'] == {name: [] for name in models}
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec('mim') is None,
+    reason='openmim is not installed (requirements/mim.txt says how)')
+def test_mim_search_and_train_with_the_installed_wheel(package, tmp_path):
+    """``mim search ba2m_mm`` and ``mim train ba2m_mm CONFIG`` on the installed package.
+    (mim 0.3.9 looks for ``<site-packages>/ba2m_mm/.mim``: it does not see an editable
+    install, whose files stay in the checkout.)"""
+    from test_launchers import NUM_TRAIN, build_digits, ckpt_iter, tiny_config
+    site = package['site']
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([site, os.environ.get('PYTHONPATH', '')]))
+    mim = [sys.executable, '-W', 'ignore', '-c', 'import sys; from mim.cli import cli; cli()']
+    out = run(mim + ['search', 'ba2m_mm', '--valid-config'], cwd=tmp_path, env=env)
+    assert 'mask_rcnn_r50_ba2m_2x_coco' in out and 'demo_mask_rcnn_r18_ba2m_digits' in out
+    cfg = tiny_config(
+        tmp_path, build_digits(tmp_path / 'digits'), custom_imports=False, probe=False)
+    work = tmp_path / 'work'
+    out = run(mim + ['train', 'ba2m_mm', cfg, '--work-dir', str(work)], cwd=tmp_path, env=env)
+    assert f'{site}/ba2m_mm/.mim/tools/train.py' in out  # mim's "Training command is ..."
+    assert ckpt_iter(work / 'epoch_1.pth') == NUM_TRAIN // 2

@@ -3,7 +3,8 @@
 #   bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py args...]
 # GPUS is the number of processes on this node; on a machine without CUDA they are CPU
 # processes (gloo backend). Environment: NNODES (1), NODE_RANK (0), PORT (29500),
-# MASTER_ADDR (127.0.0.1), PYTHON (python: activate the environment that has ba2m_mm first).
+# MASTER_ADDR (127.0.0.1), PYTHON (the project's Python:
+# $PYTHON, else <repo>/.venv/bin/python, else python; see tools/find_python.sh).
 
 CONFIG=$1
 CHECKPOINT=$2
@@ -12,7 +13,7 @@ NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-PYTHON=${PYTHON:-python}
+source "$(dirname "$0")/find_python.sh"
 
 if [ -z "$CONFIG" ] || [ -z "$CHECKPOINT" ] || [ -z "$GPUS" ]; then
     echo "usage: $0 CONFIG CHECKPOINT GPUS [test.py args...]" >&2

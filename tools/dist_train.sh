@@ -3,7 +3,8 @@
 #   bash tools/dist_train.sh CONFIG GPUS [train.py args...]
 # GPUS is the number of processes on this node; on a machine without CUDA they are CPU
 # processes (gloo backend). Environment: NNODES (1), NODE_RANK (0), PORT (29500),
-# MASTER_ADDR (127.0.0.1), PYTHON (python: activate the environment that has ba2m_mm first).
+# MASTER_ADDR (127.0.0.1), PYTHON (the project's Python:
+# $PYTHON, else <repo>/.venv/bin/python, else python; see tools/find_python.sh).
 
 CONFIG=$1
 GPUS=$2
@@ -11,7 +12,7 @@ NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-PYTHON=${PYTHON:-python}
+source "$(dirname "$0")/find_python.sh"
 
 if [ -z "$CONFIG" ] || [ -z "$GPUS" ]; then
     echo "usage: $0 CONFIG GPUS [train.py args...]" >&2

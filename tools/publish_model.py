@@ -16,6 +16,9 @@ import hashlib
 import os
 from typing import Sequence
 
+import ba2m_mm  # noqa: F401  first: sets the thread policy before torch is imported
+
+# isort: split
 import torch
 
 from ba2m_mm.checkpoint import checkpoint_dict, load_checkpoint_file, state_dict_of

@@ -2,8 +2,10 @@
 # Testing on a Slurm cluster, as mmdet's tools/slurm_test.sh.
 #   GPUS=8 bash tools/slurm_test.sh PARTITION JOB_NAME CONFIG CHECKPOINT [test.py args...]
 # Environment: GPUS (8), GPUS_PER_NODE (8), CPUS_PER_TASK (5), SRUN_ARGS (""),
-# PYTHON (python: activate the environment that has ba2m_mm first).
+# PYTHON (the project's Python:
+# $PYTHON, else <repo>/.venv/bin/python, else python; see tools/find_python.sh).
 
+source "$(dirname "$0")/find_python.sh"
 set -x
 
 PARTITION=$1
@@ -14,7 +16,6 @@ GPUS=${GPUS:-8}
 GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
-PYTHON=${PYTHON:-python}
 PY_ARGS=${@:5}
 
 PYTHONPATH="$(dirname $0)/..":$PYTHONPATH \

@@ -16,7 +16,8 @@ Read in the order the tools call them:
   does not fit the run (checkpoints are always loaded safely: ``ba2m_mm/checkpoint/``);
 - ``atomic_checkpoints.py``: crash-safe checkpoint writes;
 - ``cpu_distributed.py``: ``--launcher pytorch|slurm|mpi`` without CUDA (gloo), with
-  ``cpu_ddp_wrapper.py``;
+  ``cpu_ddp_wrapper.py``; also for ``--launcher none``, ``env_cfg.dist_cfg.backend``
+  becomes ``'gloo'`` on a machine without CUDA (the Runner logs it);
 - ``visualization.py``, ``dump_predictions.py``: ``--show``/``--show-dir`` and ``--out``;
 - ``runner.py``: build the Runner.
 
@@ -34,7 +35,8 @@ from .checkpoint_paths import check_pretrained_paths, local_pretrained_paths
 from .config import load_config
 from .cpu_amp_optim_wrapper import CPUAmpOptimWrapper
 from .cpu_ddp_wrapper import CPUDistributedDataParallel
-from .cpu_distributed import cpu_model_wrapper_cfg, setup_cpu_distributed, teardown_cpu_distributed
+from .cpu_distributed import (cpu_model_wrapper_cfg, setup_cpu_distributed,
+                              teardown_cpu_distributed, use_cpu_backend)
 from .dump_predictions import add_dump_metric
 from .load_from import set_resume, set_test_checkpoint
 from .lr_scaling import auto_scale_lr
@@ -49,5 +51,5 @@ __all__ = [
     'check_pretrained_paths', 'local_pretrained_paths', 'use_atomic_checkpoints',
     'setup_cpu_distributed', 'teardown_cpu_distributed', 'cpu_model_wrapper_cfg',
     'CPUDistributedDataParallel', 'enable_visualization', 'add_dump_metric', 'build_runner',
-    'check_tested_checkpoint', 'check_resumed_checkpoint'
+    'check_tested_checkpoint', 'check_resumed_checkpoint', 'use_cpu_backend'
 ]

@@ -64,13 +64,15 @@ def _set_rank_env(launcher: str, port: Optional[int]) -> None:
 def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
     """Make ``--launcher pytorch|slurm|mpi`` work on a machine without CUDA.
 
-    Does nothing (returns False) when ``launcher == 'none'``, when an
-    accelerator is available (mmengine's path is kept exactly) or when the
-    default process group already exists. Otherwise:
+    Does nothing (returns False) when an accelerator is available (mmengine's
+    path is kept exactly). Without one, ``env_cfg.dist_cfg.backend`` becomes
+    ``'gloo'`` unless it is ``'gloo'`` or ``'mpi'`` (``'nccl'``, mmdet's default,
+    needs CUDA), also for ``launcher='none'``, so that the Runner's environment
+    log does not announce nccl on a CPU run; then nothing more is done (returns
+    False) for ``launcher='none'``. Otherwise:
 
-    - initialises the default process group with ``env_cfg.dist_cfg``'s
-      backend if it is ``'gloo'`` or ``'mpi'``, else with ``'gloo'``
-      (``'nccl'``, mmdet's default, needs CUDA); ``dist_cfg.timeout`` is kept;
+    - initialises the default process group (unless it exists) with that
+      backend; ``dist_cfg.timeout`` is kept;
     - sets ``cfg.model_wrapper_cfg`` to ``CPUDistributedDataParallel`` with
       ``device_ids=None``, keeping the user's other wrapper settings
       (``find_unused_parameters``, ``broadcast_buffers``, ...). A user wrapper
@@ -87,15 +89,13 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
     """
     if launcher not in LAUNCHERS:
         raise ValueError(f'launcher must be one of {LAUNCHERS}, got {launcher!r}')
-    if launcher == 'none' or get_device() != 'cpu':  # cuda, npu, mlu, musa: mmengine's path
+    if get_device() != 'cpu':  # cuda, npu, mlu, musa: mmengine's path
         return False
-    env_cfg = cfg.get('env_cfg', None) or {}
-    dist_cfg = dict(env_cfg.get('dist_cfg', None) or {})
-    backend = dist_cfg.pop('backend', 'nccl')
-    if backend not in CPU_BACKENDS:
-        _warn(f'env_cfg.dist_cfg.backend={backend!r} needs CUDA, which this machine does not '
-              'have; using \'gloo\' instead.')
-        backend = 'gloo'
+    backend = use_cpu_backend(cfg, warn=launcher != 'none')
+    if launcher == 'none':
+        return False
+    dist_cfg = dict(cfg.env_cfg.dist_cfg)
+    dist_cfg.pop('backend')
     port = dist_cfg.pop('port', None)
     dist_cfg.pop('init_backend', None)
     timeout = dist_cfg.pop('timeout', None)
@@ -115,6 +115,30 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
           f'backend={backend!r} (rank {dist.get_rank()} of {dist.get_world_size()}), model '
           f'wrapper {cfg.model_wrapper_cfg["type"]} with device_ids=None.')
     return True
+
+
+def use_cpu_backend(cfg: Config, warn: bool = True) -> str:
+    """Set ``env_cfg.dist_cfg.backend`` to a backend that runs without CUDA.
+
+    Args:
+        cfg (Config): The loaded config; modified in place.
+        warn (bool): Warn when a CUDA-only backend is replaced. Defaults to True.
+
+    Returns:
+        str: The backend: the config's if it is ``'gloo'`` or ``'mpi'``, else ``'gloo'``.
+    """
+    if cfg.get('env_cfg', None) is None:
+        cfg.env_cfg = ConfigDict()
+    if cfg.env_cfg.get('dist_cfg', None) is None:
+        cfg.env_cfg.dist_cfg = ConfigDict()
+    backend = cfg.env_cfg.dist_cfg.get('backend', 'nccl')
+    if backend not in CPU_BACKENDS:
+        if warn:
+            _warn(f'env_cfg.dist_cfg.backend={backend!r} needs CUDA, which this machine does '
+                  'not have; using \'gloo\' instead.')
+        backend = 'gloo'
+    cfg.env_cfg.dist_cfg.backend = backend
+    return backend
 
 
 def teardown_cpu_distributed() -> bool:

@@ -16,6 +16,9 @@ Example::
 """
 import argparse
 
+import ba2m_mm  # noqa: F401  first: sets the thread policy before torch is imported
+
+# isort: split
 import torch
 
 

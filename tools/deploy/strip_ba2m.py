@@ -7,40 +7,28 @@ with plain mmdet ``ResNet`` (``ResNeXt``) predicts. This tool writes
 - ``OUT``: the checkpoint without BA2M parameters/buffers (keys
   ``backbone.ba2m{i}.*`` and ``backbone.layer{i}.{j}.ba2m.*``), with only
   ``meta`` and ``state_dict`` kept (optimizer state refers to BA2M parameters);
-- ``OUT`` with ``.py``: the config with ``type='ResNet'`` (``'ResNeXt'``), the ``ba2m_*``
-  arguments and ``custom_imports`` of ba2m_mm and BA2M hooks removed,
+- ``OUT`` with ``.py``: the config with ``type='ResNet'`` (``'ResNeXt'``); the ``ba2m_*``
+  arguments, ``custom_imports`` of ba2m_mm, BA2M hooks and the source run's ``work_dir``
+  removed (a run of it writes to ``./work_dirs/<config name>``, not into the BA2M run),
 
 and (unless ``--no-verify``) builds the plain model from the written config and
 loads the stripped checkpoint with ``strict=True`` (on failure both files are
 removed). The checkpoint is loaded safely (``torch.load(..., weights_only=True)``
 with ba2m_mm's allow-list; ``--unsafe-load`` opts in for a trusted file it
 refuses); a file that is not a checkpoint, holds no state dict or does not fit
-the config fails with an error naming it.
+the config fails with an error naming it. The logic is in :mod:`ba2m_mm.deploy`.
 
 Example:
     python tools/deploy/strip_ba2m.py work_dirs/demo/epoch_8.pth \
         work_dirs/demo/deploy.pth --config configs/demo_mask_rcnn_r18_ba2m_digits.py
 """
 import argparse
-import os
-import os.path as osp
-import re
-from collections import OrderedDict
-from typing import Dict, List, Tuple
 
-import torch
-from mmengine.config import Config
-
-from ba2m_mm.checkpoint import (InvalidCheckpointError, checkpoint_dict, load_checkpoint_file,
-                                load_weights, state_dict_of)
+from ba2m_mm.deploy import strip_ba2m, strip_config, strip_state_dict
 from ba2m_mm.launch import add_unsafe_load_arg, apply_unsafe_load_arg
 
-# Naming contract of BA2MResNet: 'between' -> backbone.ba2m{i}.*,
-# 'inside' -> backbone.layer{i}.{j}.ba2m.* (optionally behind a wrapper prefix).
-BA2M_KEY = re.compile(r'(^|\.)backbone\.(ba2m\d+|layer\d+\.\d+\.ba2m)\.')
-BA2M_BACKBONES = ('BA2MResNet', 'BA2MResNeXt')  # mmdet's; same key naming
-BA2M_ARGS = ('ba2m_stages', 'ba2m_cfg', 'ba2m_position')
-PACKAGE = 'ba2m_mm'
+# Re-exported: tests and scripts that imported them from this tool.
+__all__ = ['strip_ba2m', 'strip_config', 'strip_state_dict', 'main']
 
 
 def parse_args():
@@ -61,132 +49,6 @@ def parse_args():
     args = parser.parse_args()
     apply_unsafe_load_arg(args)
     return args
-
-
-def strip_state_dict(state_dict: Dict[str, torch.Tensor]) -> Tuple[OrderedDict, List[str]]:
-    """Drop the BA2M entries of a detector state dict.
-
-    Args:
-        state_dict (dict): Detector state dict (``backbone.*``, ``neck.*`` ...).
-
-    Returns:
-        tuple[OrderedDict, list[str]]: The state dict without BA2M entries,
-        and the removed keys.
-    """
-    kept, removed = OrderedDict(), []
-    for key, value in state_dict.items():
-        if BA2M_KEY.search(key):
-            removed.append(key)
-        else:
-            kept[key] = value
-    return kept, removed
-
-
-def _without_package(imports):
-    imports = [imports] if isinstance(imports, str) else list(imports)
-    return [m for m in imports if m != PACKAGE and not m.startswith(PACKAGE + '.')]
-
-
-def strip_config(cfg: Config) -> Config:
-    """Config of the same detector with plain mmdet ResNet (ResNeXt) and no ba2m_mm.
-
-    Args:
-        cfg (Config): Config whose ``model.backbone`` is a ``BA2MResNet`` or
-            ``BA2MResNeXt``.
-
-    Returns:
-        Config: A new, fully merged config (no ``_base_``).
-
-    Raises:
-        ValueError: If ``model.backbone.type`` is not a BA2M backbone.
-    """
-    cfg = Config(cfg.to_dict())  # deep copy, inheritance already merged
-    backbone = cfg.model.backbone
-    if backbone.get('type') not in BA2M_BACKBONES:
-        raise ValueError(f'strip_ba2m: model.backbone.type must be one of {BA2M_BACKBONES}, '
-                         f'got {backbone.get("type")!r}; nothing to strip')
-    backbone.type = backbone.type[len('BA2M'):]  # the upstream class, e.g. 'ResNeXt'
-    for arg in BA2M_ARGS:
-        backbone.pop(arg, None)
-    if 'custom_imports' in cfg:
-        imports = _without_package(cfg.custom_imports.get('imports', []))
-        if imports:
-            cfg.custom_imports.imports = imports
-        else:
-            cfg.pop('custom_imports')
-    if cfg.get('custom_hooks'):
-        cfg.custom_hooks = [
-            h for h in cfg.custom_hooks if not str(h.get('type')).startswith('BA2M')
-        ]
-    return cfg
-
-
-def strip_ba2m(checkpoint: str, out: str, config: str = None, verify: bool = True) -> Dict:
-    """Write the stripped checkpoint ``out`` and config ``out`` with ``.py``.
-
-    Args:
-        checkpoint (str): Trained BA2M checkpoint.
-        out (str): Output checkpoint path (``.pth``).
-        config (str, optional): Training config. Defaults to None (the
-            config stored in ``checkpoint['meta']['cfg']``).
-        verify (bool): Build the plain model from the written config and load
-            the stripped weights with ``strict=True``. Defaults to True.
-
-    Returns:
-        dict: ``checkpoint``, ``config`` (written paths), ``removed_keys``
-        and ``removed_params`` (number of values removed).
-    """
-    ckpt = checkpoint_dict(load_checkpoint_file(checkpoint, map_location='cpu'), checkpoint)
-    state_dict = state_dict_of(ckpt, checkpoint)
-    meta = (ckpt.get('meta', None) or {}) if 'state_dict' in ckpt else {}
-    if not isinstance(meta, dict):
-        raise InvalidCheckpointError(checkpoint,
-                                     f"has a 'meta' that is a {type(meta).__name__}, not a dict")
-    meta = dict(meta)
-    if config is not None:
-        cfg = Config.fromfile(config)
-    elif isinstance(meta.get('cfg', None), str):
-        cfg = Config.fromstring(meta['cfg'], file_format='.py')
-    else:
-        raise ValueError(f'strip_ba2m: {checkpoint} stores no config (meta.cfg); pass --config')
-    plain_cfg = strip_config(cfg)
-    kept, removed = strip_state_dict(state_dict)
-    base = out[:-4] if out.endswith('.pth') else out
-    cfg_path = base + '.py'
-    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
-    plain_cfg.dump(cfg_path)
-    meta['cfg'] = plain_cfg.pretty_text
-    torch.save(dict(meta=meta, state_dict=kept), out)
-    if verify:
-        try:
-            load_plain_detector(cfg_path, out)
-        except InvalidCheckpointError as e:
-            os.remove(out)
-            os.remove(cfg_path)
-            source = config or 'the config in its meta'
-            raise InvalidCheckpointError(
-                checkpoint, f'does not fit {source} after stripping BA2M: {e.problem}') from None
-    return dict(
-        checkpoint=out,
-        config=cfg_path,
-        removed_keys=removed,
-        removed_params=sum(state_dict[k].numel() for k in removed
-                           if torch.is_tensor(state_dict[k])))
-
-
-def load_plain_detector(config: str, checkpoint: str) -> torch.nn.Module:
-    """Build the detector of ``config`` (plain mmdet modules) and load ``checkpoint``
-    with ``strict=True``.
-
-    Raises:
-        InvalidCheckpointError: On any missing or unexpected key or other shape.
-    """
-    from mmdet.registry import MODELS
-    from mmdet.utils import register_all_modules
-    register_all_modules()
-    model = MODELS.build(Config.fromfile(config).model)
-    load_weights(model, checkpoint, map_location='cpu', strict=True)
-    return model.eval()
 
 
 def main():
