@@ -311,6 +311,8 @@ def test_batch_of_one_warns_once_and_is_identity():
     (dict(in_channels=16,
           reduction=32), r'reduction must be an int in \[1, in_channels=16\], got 32'),
     (dict(in_channels=16, reduction=4, branches=()), 'branches must be a non-empty'),
+    (dict(in_channels=16, reduction=4, branches=('chanel', 'local', 'local')),
+     "unknown 'chanel' \\(did you mean 'channel'\\?\\); 'local' given more than once"),
     (dict(in_channels=16, reduction=4,
           branches=('channel', 'spatial')), "got \\('channel', 'spatial'\\)"),
     (dict(in_channels=16, reduction=4,

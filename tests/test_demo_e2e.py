@@ -135,7 +135,7 @@ def test_seeds_run_end_to_end_with_weight_spread(tmp_path):
         '--arms', 'ba2m', 'plain', '--seeds', '0', '1', '--batch-size', '2', '--max-epochs', '1',
         '--data-root', data_root, '--work-dir-root',
         str(tmp_path / 'work'), '--threads',
-        str(torch.get_num_threads()), '--cfg-options'
+        str(torch.get_num_threads()), '--no-pictures', '--cfg-options'
     ] + [f'{k}={v}'.replace(' ', '') for k, v in TINY_PIPELINES.items()]
     demo.main(argv)
     report = json.loads((tmp_path / 'work' / 'demo_results.json').read_text())
@@ -157,3 +157,8 @@ def test_seeds_run_end_to_end_with_weight_spread(tmp_path):
     md = (tmp_path / 'work' / 'demo_results.md').read_text()
     assert 'w std layer1 (all / last)' in md and '| 2 | BA2M R-18 | 2 |' in md
     assert 'BA2M R-18 - plain' in md
+    # the pictures of the first seed's BA2M run (t-SNE needs more than 2 val images)
+    from ba2m_mm.compare.digits import demo_pictures
+    pictures = demo_pictures(report, str(tmp_path / 'work'), tsne=False)
+    assert [osp.basename(p) for p in pictures] == ['ba2m_weights.png', 'ba2m_branch_shares.png']
+    assert all(osp.getsize(p) > 10_000 for p in pictures)

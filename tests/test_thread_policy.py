@@ -18,12 +18,7 @@ from ba2m_mm import thread_policy
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # Tools that do not import ba2m_mm before torch, and why. Owners: drop the entry once the
 # tool imports ba2m_mm first.
-NOT_YET = {
-    'tools/demo.py': 'sets OMP_WAIT_POLICY itself (os.environ.setdefault before torch)',
-    'tools/analysis/benchmark.py': 'owned by the benchmark refactor (ba2m_mm/analysis/)',
-    'tools/analysis/get_flops.py': 'owned by the benchmark refactor; FLOP counting, no timing',
-    'tools/analysis/update_metafile.py': 'owned by the benchmark refactor; imports get_flops',
-}
+NOT_YET = {}  # tools that cannot import ba2m_mm first yet, with the reason
 
 
 def openmp_settings(code, *args, **env_vars):

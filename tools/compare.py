@@ -19,14 +19,15 @@ Examples:
 import argparse
 import os
 
-os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # idle OpenMP threads sleep
+import ba2m_mm  # noqa: F401  first: sets the thread policy before torch is imported
 
-import torch  # noqa: E402
-from mmengine.config import DictAction  # noqa: E402
+# isort: split
+import torch
+from mmengine.config import DictAction
 
-from ba2m_mm.compare import Comparison, merge_reports, parse_arm  # noqa: E402
-from ba2m_mm.compare.presets import CIFAR10_ARCHIVE, PRESETS  # noqa: E402
-from ba2m_mm.datasets import ensure_cifar10_jpeg  # noqa: E402
+from ba2m_mm.compare import Comparison, merge_reports, parse_arm
+from ba2m_mm.compare.presets import CIFAR10_ARCHIVE, PRESETS
+from ba2m_mm.datasets import ensure_cifar10_jpeg
 
 
 def parse_args(argv=None):

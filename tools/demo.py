@@ -41,19 +41,16 @@ Examples:
     python tools/demo.py --arms ba2m ba2m_softmax --max-epochs 4
 """
 import argparse
-import os
 import os.path as osp
 
-# Idle OpenMP threads sleep instead of spinning. Must be set before torch starts
-# OpenMP. On a shared 2-core machine this sped training up ~10x (0.6-1.2 s vs 6-8 s
-# an iteration, measured under load); not measured on an idle machine.
-os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+import ba2m_mm  # noqa: F401  first: sets the thread policy before torch is imported
 
-import torch  # noqa: E402
-from mmengine.config import DictAction  # noqa: E402
+# isort: split
+import torch
+from mmengine.config import DictAction
 
-from ba2m_mm.compare import Comparison  # noqa: E402
-from ba2m_mm.compare.digits import (DIGITS_ARMS, DIGITS_METRICS, digits_config,  # noqa: E402
+from ba2m_mm.compare import Comparison
+from ba2m_mm.compare.digits import (DIGITS_ARMS, DIGITS_METRICS, demo_pictures, digits_config,
                                     ensure_digits)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -109,6 +106,8 @@ def parse_args(argv=None):
         nargs='+',
         action=DictAction,
         help='extra config overrides for every arm (mmengine syntax)')
+    parser.add_argument(
+        '--no-pictures', action='store_true', help='skip the weight, branch and t-SNE plots')
     args = parser.parse_args(argv)
     check_args(parser, args)
     return args
@@ -176,6 +175,9 @@ def main(argv=None):
     report = comparison.run(resume=False)
     md = osp.join(args.work_dir_root, 'demo_results.md')
     print('\n' + open(md).read())
+    if not args.no_pictures:
+        pictures = demo_pictures(report, args.work_dir_root)
+        print('Pictures:\n' + '\n'.join(f'  {p}' for p in pictures))
     print(f'(results also in {comparison.json_path} and {md}; total '
           f'{report["total_time"]:.0f} s)')
     return report

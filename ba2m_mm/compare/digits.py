@@ -1,7 +1,8 @@
 """The digits testbed of the offline demo: arms, data and the per-run config."""
+import glob
 import json
 import os.path as osp
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 from mmengine.config import Config
 
@@ -97,3 +98,44 @@ def digits_config(arm: Arm,
     cfg.randomness = dict(seed=seed)
     cfg.work_dir = work_dir
     return cfg
+
+
+def _run_files(work_dir: str) -> tuple:
+    """The config the Runner dumped in ``work_dir`` and its last checkpoint."""
+    configs = sorted(glob.glob(osp.join(work_dir, '*.py')))
+    checkpoints = sorted(
+        glob.glob(osp.join(work_dir, 'epoch_*.pth')),
+        key=lambda p: int(osp.basename(p)[6:-4]))
+    return (configs[0] if configs else None), (checkpoints[-1] if checkpoints else None)
+
+
+def demo_pictures(report: Dict, out_dir: str, tsne: bool = True) -> List[str]:
+    """Pictures of a demo comparison; returns their paths.
+
+    - per BA2M run of the first seed: the batch weights per stage over training
+      (smoothed over the faint raw trace) and the branch shares, in its work dir;
+    - with a BA2M and a plain run of the same seed and batch size: a t-SNE of their
+      backbone features on the val split, side by side (``demo_tsne.png``).
+    """
+    from ..visualization import plot_ba2m_weights, plot_branch_shares, plot_tsne_comparison
+    results = report['results']
+    first_seed = results[0]['seed'] if results else None
+    pictures = []
+    for r in results:
+        if r['seed'] == first_seed and r.get('weight_spread'):
+            pictures.append(plot_ba2m_weights(r['log_dir'], osp.join(r['work_dir'],
+                                                                     'ba2m_weights.png')))
+            pictures.append(plot_branch_shares(r['log_dir'],
+                                               osp.join(r['work_dir'], 'ba2m_branch_shares.png')))
+    by_arm = {r['arm']: r for r in results if r['seed'] == first_seed}
+    if tsne and 'plain' in by_arm and 'ba2m' in by_arm:
+        runs = [_run_files(by_arm[a]['work_dir']) for a in ('ba2m', 'plain')]
+        if all(all(files) for files in runs):
+            pictures.append(
+                plot_tsne_comparison(
+                    runs,
+                    osp.join(out_dir, 'demo_tsne.png'),
+                    split='test',
+                    titles=[by_arm['ba2m']['label'], by_arm['plain']['label']],
+                    verbose=False))
+    return pictures

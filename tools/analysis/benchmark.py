@@ -22,6 +22,9 @@ import os
 import os.path as osp
 import sys
 
+import ba2m_mm  # noqa: F401  first: sets the thread policy before torch is imported
+
+# isort: split
 import torch
 
 from ba2m_mm.analysis.benchmark_report import environment

@@ -23,6 +23,9 @@ import argparse
 import os.path as osp
 import sys
 
+import ba2m_mm  # noqa: F401  first: sets the thread policy before torch is imported
+
+# isort: split
 from mmengine.config import Config, DictAction
 
 from ba2m_mm.analysis.flops import build_model, complexity, describe

@@ -1,4 +1,5 @@
 """Batch Aware Attention Module (BA2M), paper Section III-B."""
+import difflib
 import math
 import warnings
 from typing import List, Optional, Sequence
@@ -167,9 +168,15 @@ class BA2M(BaseModule):
             raise ValueError(f'BA2M{where}: branches must be a non-empty sequence of {BRANCHES}, '
                              f'got {branches!r}')
         unknown = [b for b in branches if b not in BRANCHES]
-        if unknown or len(set(branches)) != len(branches):
+        repeated = sorted({b for b in branches if list(branches).count(b) > 1}, key=str)
+        if unknown or repeated:
+            wrong = [
+                f'unknown {b!r}' + ''.join(f' (did you mean {m!r}?)'
+                                          for m in difflib.get_close_matches(str(b), BRANCHES, 1))
+                for b in unknown
+            ] + [f'{b!r} given more than once' for b in repeated]
             raise ValueError(f'BA2M{where}: branches must be distinct names from {BRANCHES}, '
-                             f'got {tuple(branches)!r}')
+                             f'got {tuple(branches)!r}: {"; ".join(wrong)}')
         if normalize not in NORMALIZATIONS:
             raise ValueError(
                 f'BA2M{where}: normalize must be one of {NORMALIZATIONS}, got {normalize!r}')
