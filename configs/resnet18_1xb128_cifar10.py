@@ -14,8 +14,7 @@ _base_ = 'mmpretrain::resnet/resnet18_8xb16_cifar10.py'
 custom_imports = dict(imports=['ba2m_mm'], allow_failed_imports=False)
 
 data_root = 'data/cifar10/'
-classes = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship',
-           'truck')
+classes = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck')
 # LoadImageFromFile gives BGR; upstream's CIFAR10 arrays are RGB (its to_rgb=False)
 data_preprocessor = dict(to_rgb=True)
 train_pipeline = [

@@ -15,13 +15,8 @@ train_pipeline = [
 test_pipeline = [dict(type='PackInputs')]
 train_dataloader = dict(
     dataset=dict(
-        _delete_=True,
-        type='CIFAR10',
-        data_root=data_root,
-        split='train',
-        pipeline=train_pipeline))
+        _delete_=True, type='CIFAR10', data_root=data_root, split='train', pipeline=train_pipeline))
 val_dataloader = dict(
     dataset=dict(
-        _delete_=True, type='CIFAR10', data_root=data_root, split='test',
-        pipeline=test_pipeline))
+        _delete_=True, type='CIFAR10', data_root=data_root, split='test', pipeline=test_pipeline))
 test_dataloader = val_dataloader

@@ -8,8 +8,7 @@
 # Run: python tools/compare.py --preset cifar10-cpu (docs/cifar10.md).
 _base_ = './resnet18_1xb128_cifar10.py'
 
-model = dict(
-    backbone=dict(stem_channels=16, base_channels=16), head=dict(in_channels=128))
+model = dict(backbone=dict(stem_channels=16, base_channels=16), head=dict(in_channels=128))
 train_dataloader = dict(num_workers=0, dataset=dict(indices=10240))
 val_dataloader = dict(num_workers=0)
 test_dataloader = dict(num_workers=0)

@@ -3,8 +3,8 @@
 # config (8 GPUs x 32 images, SGD lr 0.1 for 256 images, momentum 0.9, weight decay 1e-4,
 # 100 epochs, lr x0.1 at 30/60/90, random resized crop 224 + flip, single 224 centre crop at
 # test) with PIL resizing. The paper defers its hyper-parameters to BAM [6]; we keep
-# mmpretrain's recipe so the baseline row of the model zoo (docs/model_zoo.md) is the same recipe without
-# BA2M.
+# mmpretrain's recipe so the baseline row of the model zoo (docs/model_zoo.md) is the same
+# recipe without BA2M.
 _base_ = 'mmpretrain::resnext/resnext50-32x4d_8xb32_in1k.py'
 
 custom_imports = dict(imports=['ba2m_mm'], allow_failed_imports=False)

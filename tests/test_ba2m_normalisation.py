@@ -42,8 +42,8 @@ def test_two_samples_are_not_standardised_against_each_other(steps):
     At step 0 the default statistics are those of the first batch itself (its
     two samples are mirror images then; gamma = 0 at that point by default), so
     step 0 is checked with the prior ('running')."""
-    module = make_ba2m(512, reduction=32, statistics='running' if steps == 0 else
-                       'running_with_batch')
+    module = make_ba2m(
+        512, reduction=32, statistics='running' if steps == 0 else 'running_with_batch')
     for step in range(steps):
         module(two_different_maps(seed=100 + step))  # updates the running statistics
     with torch.no_grad():

@@ -29,7 +29,10 @@ def test_backbone_weights_exactly_one_at_initialisation():
     from ba2m_mm.models.backbones.mmpretrain_ba2m_resnet import BA2MResNet_CIFAR
     torch.manual_seed(0)
     backbone = BA2MResNet_CIFAR(
-        depth=18, stem_channels=16, base_channels=16, ba2m_stages=(True, ) * 4,
+        depth=18,
+        stem_channels=16,
+        base_channels=16,
+        ba2m_stages=(True, ) * 4,
         ba2m_cfg=dict(reduction=8))
     backbone.init_weights()
     backbone.train()
@@ -83,8 +86,7 @@ def test_statistics_choices():
     torch.testing.assert_close(out['running'][1], out['batch'][1])
     torch.testing.assert_close(out['running'][1], out['running_with_batch'][1])
     # 'batch' standardises the batch: every channel of the channel branch has mean beta = 0
-    torch.testing.assert_close(out['batch'][0][0].mean(dim=0), torch.zeros(16), atol=1e-5,
-                               rtol=0)
+    torch.testing.assert_close(out['batch'][0][0].mean(dim=0), torch.zeros(16), atol=1e-5, rtol=0)
     assert not torch.allclose(out['running'][0], out['running_with_batch'][0])
     with pytest.raises(ValueError, match="statistics must be one of .* got 'ema'"):
         BA2M(16, reduction=4, statistics='ema')

@@ -62,8 +62,9 @@ def tiny_kwargs(depth=18, base=8, **kwargs):
 def build(lib, depth=18, base=8, ba2m_cfg=None, **kwargs):
     ours, _ = LIBS[lib]
     # zero_init=False: BA2M at full strength, so that the tests see its weights act
-    model = ours(ba2m_cfg=ba2m_cfg or dict(reduction=4, zero_init=False),
-                 **tiny_kwargs(depth, base, **kwargs))
+    model = ours(
+        ba2m_cfg=ba2m_cfg or dict(reduction=4, zero_init=False),
+        **tiny_kwargs(depth, base, **kwargs))
     model.init_weights()
     return model
 

@@ -44,8 +44,9 @@ def fake_run(cfg, evaluate):
         iters=10,
         step_time=0.2 if cfg.model == 'ba2m' else 0.1,
         threads=1,
-        weight_spread={'layer2': dict(w_std=0.1, w_std_first=0.0, w_std_last=0.2, w_max=1.5,
-                                      logged=10)} if cfg.model == 'ba2m' else {})
+        weight_spread={
+            'layer2': dict(w_std=0.1, w_std_first=0.0, w_std_last=0.2, w_max=1.5, logged=10)
+        } if cfg.model == 'ba2m' else {})
 
 
 def make_config(arm, seed, work_dir, group):
@@ -60,8 +61,15 @@ def comparison(tmp_path, seeds, calls, name='comparison'):
         return fake_run(cfg, evaluate)
 
     arms = [Arm('ba2m', 'a.py', {'x': 1}, 'BA2M'), Arm('plain', 'b.py')]
-    return Comparison(arms, seeds, str(tmp_path), 'accuracy/top1', reference='plain',
-                      make_config=make_config, run=run, name=name)
+    return Comparison(
+        arms,
+        seeds,
+        str(tmp_path),
+        'accuracy/top1',
+        reference='plain',
+        make_config=make_config,
+        run=run,
+        name=name)
 
 
 def test_comparison_reports_resumes_and_merges(tmp_path):
@@ -85,12 +93,11 @@ def test_comparison_reports_resumes_and_merges(tmp_path):
     # merge: two reports of other seeds, one overlapping run kept once
     other = tmp_path / 'other'
     comparison(other, [3, 4], []).run()
-    merged = merge_reports([str(tmp_path / 'comparison.json'), str(other / 'comparison.json')],
-                           str(tmp_path / 'merged'))
+    merged = merge_reports([str(tmp_path / 'comparison.json'),
+                            str(other / 'comparison.json')], str(tmp_path / 'merged'))
     assert sorted(r['seed'] for r in merged['results'] if r['arm'] == 'plain') == [0, 1, 2, 3, 4]
-    assert json.loads((tmp_path / 'merged' / 'comparison.json').read_text())['seeds'] == [
-        0, 1, 2, 3, 4
-    ]
+    assert json.loads(
+        (tmp_path / 'merged' / 'comparison.json').read_text())['seeds'] == [0, 1, 2, 3, 4]
 
 
 def test_bad_arguments_name_the_value(tmp_path):

@@ -35,7 +35,10 @@ def test_demo_trains_and_reports_coco_metrics(tmp_path):
     assert ensure_digits(data_root, num_train=4, num_val=2)['built'] is False
 
     cfg = digits_config(
-        DIGITS_ARMS['ba2m'], data_root, str(tmp_path / 'work'), max_epochs=1,
+        DIGITS_ARMS['ba2m'],
+        data_root,
+        str(tmp_path / 'work'),
+        max_epochs=1,
         cfg_options=TINY_PIPELINES)
     result = run_config(cfg, 'test')
     assert result['iters'] == 2
@@ -83,8 +86,7 @@ def test_ba2m_modules_in_demo_model():
 
 def test_batch_size_keeps_the_budget_in_images_and_logs_weights(tmp_path):
     cfgs = {
-        (arm, b): digits_config(DIGITS_ARMS[arm], str(tmp_path), str(tmp_path / arm),
-                                batch_size=b)
+        (arm, b): digits_config(DIGITS_ARMS[arm], str(tmp_path), str(tmp_path / arm), batch_size=b)
         for arm in ('ba2m', 'plain')
         for b in (2, 4)
     }
@@ -101,8 +103,8 @@ def test_batch_size_keeps_the_budget_in_images_and_logs_weights(tmp_path):
     assert not add_weight_hook(cfgs['plain', 2])
     assert not cfgs['plain', 2].get('custom_hooks')
     # Both knobs together: epochs stretch the milestones, the batch scales all boundaries.
-    both = digits_config(DIGITS_ARMS['ba2m'], str(tmp_path), str(tmp_path / 'x'), max_epochs=4,
-                         batch_size=2)
+    both = digits_config(
+        DIGITS_ARMS['ba2m'], str(tmp_path), str(tmp_path / 'x'), max_epochs=4, batch_size=2)
     assert both.param_scheduler[1].milestones == [1000] and both.param_scheduler[0].end == 100
     with pytest.raises(ValueError, match='batch_size must be an int >= 1, got 0'):
         digits_config(DIGITS_ARMS['ba2m'], str(tmp_path), str(tmp_path / 'x'), batch_size=0)
@@ -139,8 +141,9 @@ def test_seeds_run_end_to_end_with_weight_spread(tmp_path):
     ] + [f'{k}={v}'.replace(' ', '') for k, v in TINY_PIPELINES.items()]
     demo.main(argv)
     report = json.loads((tmp_path / 'work' / 'demo_results.json').read_text())
-    assert [(r['arm'], r['seed'], r['group'], r['iters']) for r in report['results']] == [
-        ('ba2m', 0, 2, 2), ('plain', 0, 2, 2), ('ba2m', 1, 2, 2), ('plain', 1, 2, 2)]
+    assert [(r['arm'], r['seed'], r['group'], r['iters'])
+            for r in report['results']] == [('ba2m', 0, 2, 2), ('plain', 0, 2, 2),
+                                            ('ba2m', 1, 2, 2), ('plain', 1, 2, 2)]
     for r in report['results']:
         # Each run logged its own 2 iterations in its own work dir (no shared visualizer).
         assert r['work_dir'].endswith(f'demo_{r["arm"]}_b2_seed{r["seed"]}')

@@ -25,8 +25,14 @@ def test_update_rewrites_a_stale_block(tmp_path):
         summary=[],
         differences=[],
         results=[
-            dict(label='A', seed=0, group=None, metrics={'m': 0.5}, train_time=1.0,
-                 eval_time=2.0, iters=3)
+            dict(
+                label='A',
+                seed=0,
+                group=None,
+                metrics={'m': 0.5},
+                train_time=1.0,
+                eval_time=2.0,
+                iters=3)
         ])
     (tmp_path / 'r.json').write_text(json.dumps(report))
     md = tmp_path / 'doc.md'

@@ -71,15 +71,16 @@ def build_comparison(args) -> Comparison:
     if metric is None:
         raise SystemExit('--metric is required without --preset (e.g. accuracy/top1)')
     if preset.get('data', {}).get('kind') == 'cifar10':
-        print('[compare] CIFAR-10 splits:', ensure_cifar10_jpeg(preset['data']['data_root'],
-                                                                CIFAR10_ARCHIVE))
+        print('[compare] CIFAR-10 splits:',
+              ensure_cifar10_jpeg(preset['data']['data_root'], CIFAR10_ARCHIVE))
     reference = args.reference or preset.get('reference')
     return Comparison(
         arms,
         args.seeds,
         args.out_dir,
         metric,
-        reference=reference if reference in {a.name for a in arms} else None,
+        reference=reference if reference in {a.name
+                                             for a in arms} else None,
         evaluate=args.evaluate,
         cfg_options=args.cfg_options,
         name=args.name,

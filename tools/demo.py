@@ -147,8 +147,8 @@ def build_comparison(args, data) -> Comparison:
         return f'demo_{arm.name}' + (f'_b{batch}_seed{seed}' if batch else f'_seed{seed}')
 
     def make_config(arm, seed, work_dir, batch):
-        return digits_config(arm, args.data_root, work_dir, args.max_epochs, seed,
-                             args.cfg_options, batch)
+        return digits_config(arm, args.data_root, work_dir, args.max_epochs, seed, args.cfg_options,
+                             batch)
 
     return Comparison([DIGITS_ARMS[a] for a in args.arms],
                       args.seeds,

@@ -5,7 +5,8 @@ from .run import add_weight_hook, read_weight_series, run_config, weight_spread
 from .statistics import paired_difference, summarize, t_interval
 
 __all__ = [
-    'Arm', 'Comparison', 'default_config', 'merge_reports', 'parse_arm', 'format_differences', 'format_report',
-    'format_runs', 'format_summary', 'write_report', 'add_weight_hook', 'read_weight_series',
-    'run_config', 'weight_spread', 'paired_difference', 'summarize', 't_interval'
+    'Arm', 'Comparison', 'default_config', 'merge_reports', 'parse_arm', 'format_differences',
+    'format_report', 'format_runs', 'format_summary', 'write_report', 'add_weight_hook',
+    'read_weight_series', 'run_config', 'weight_spread', 'paired_difference', 'summarize',
+    't_interval'
 ]

@@ -13,10 +13,13 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BA2M_CONFIG = osp.join(REPO, 'configs', 'demo_mask_rcnn_r18_ba2m_digits.py')
 PLAIN_CONFIG = osp.join(REPO, 'configs', 'demo_mask_rcnn_r18_plain_digits.py')
 DIGITS_ARMS = {
-    'ba2m': Arm('ba2m', BA2M_CONFIG, {}, 'BA2M R-18'),
-    'plain': Arm('plain', PLAIN_CONFIG, {}, 'plain R-18'),
-    'ba2m_softmax': Arm('ba2m_softmax', BA2M_CONFIG,
-                        {'model.backbone.ba2m_cfg.normalize': 'softmax'}, 'BA2M R-18 (softmax)'),
+    'ba2m':
+    Arm('ba2m', BA2M_CONFIG, {}, 'BA2M R-18'),
+    'plain':
+    Arm('plain', PLAIN_CONFIG, {}, 'plain R-18'),
+    'ba2m_softmax':
+    Arm('ba2m_softmax', BA2M_CONFIG, {'model.backbone.ba2m_cfg.normalize': 'softmax'},
+        'BA2M R-18 (softmax)'),
 }
 # Metrics of the demo's tables; the comparison is about the first.
 DIGITS_METRICS = ('coco/bbox_mAP', 'coco/segm_mAP', 'coco/bbox_mAP_50', 'coco/segm_mAP_50')
@@ -104,8 +107,7 @@ def _run_files(work_dir: str) -> tuple:
     """The config the Runner dumped in ``work_dir`` and its last checkpoint."""
     configs = sorted(glob.glob(osp.join(work_dir, '*.py')))
     checkpoints = sorted(
-        glob.glob(osp.join(work_dir, 'epoch_*.pth')),
-        key=lambda p: int(osp.basename(p)[6:-4]))
+        glob.glob(osp.join(work_dir, 'epoch_*.pth')), key=lambda p: int(osp.basename(p)[6:-4]))
     return (configs[0] if configs else None), (checkpoints[-1] if checkpoints else None)
 
 
@@ -123,10 +125,10 @@ def demo_pictures(report: Dict, out_dir: str, tsne: bool = True) -> List[str]:
     pictures = []
     for r in results:
         if r['seed'] == first_seed and r.get('weight_spread'):
-            pictures.append(plot_ba2m_weights(r['log_dir'], osp.join(r['work_dir'],
-                                                                     'ba2m_weights.png')))
-            pictures.append(plot_branch_shares(r['log_dir'],
-                                               osp.join(r['work_dir'], 'ba2m_branch_shares.png')))
+            pictures.append(
+                plot_ba2m_weights(r['log_dir'], osp.join(r['work_dir'], 'ba2m_weights.png')))
+            pictures.append(
+                plot_branch_shares(r['log_dir'], osp.join(r['work_dir'], 'ba2m_branch_shares.png')))
     by_arm = {r['arm']: r for r in results if r['seed'] == first_seed}
     if tsne and 'plain' in by_arm and 'ba2m' in by_arm:
         runs = [_run_files(by_arm[a]['work_dir']) for a in ('ba2m', 'plain')]

@@ -19,8 +19,9 @@ from typing import List
 
 from .report import format_differences, format_runs, format_summary
 
-BLOCK = re.compile(r'(<!-- table: (?P<path>\S+) (?P<kind>summary|differences|runs) -->\n)'
-                   r'(?P<body>.*?)(<!-- /table -->)', re.S)
+BLOCK = re.compile(
+    r'(<!-- table: (?P<path>\S+) (?P<kind>summary|differences|runs) -->\n)'
+    r'(?P<body>.*?)(<!-- /table -->)', re.S)
 
 
 def render_table(report_path: str, kind: str) -> str:

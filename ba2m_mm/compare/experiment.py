@@ -42,7 +42,10 @@ def parse_arm(tokens: Sequence[str]) -> Arm:
     return Arm(name, config, parsed)
 
 
-def default_config(arm: Arm, seed: int, work_dir: str, group=None,
+def default_config(arm: Arm,
+                   seed: int,
+                   work_dir: str,
+                   group=None,
                    cfg_options: Optional[Dict] = None) -> Config:
     """The arm's config with its options, ``cfg_options`` (every arm), the
     seed and the work dir. ``group`` is not used (see :class:`Comparison`)."""
@@ -172,13 +175,16 @@ class Comparison:
         plan = self.plan()
         for i, (seed, group, arm) in enumerate(plan, 1):
             if self.is_finished(arm, seed, group):
-                print(f'[compare] run {i}/{len(plan)}: {arm.name} seed {seed} '
-                      f'{"" if group is None else f"group {group} "}finished earlier, kept',
-                      flush=True)
+                print(
+                    f'[compare] run {i}/{len(plan)}: {arm.name} seed {seed} '
+                    f'{"" if group is None else f"group {group} "}finished earlier, kept',
+                    flush=True)
                 continue
-            print(f'\n[compare] run {i}/{len(plan)}: arm {arm.name} ({arm.label}), seed {seed}'
-                  f'{"" if group is None else f", group {group}"}; '
-                  f'{time.perf_counter() - self.started:.0f} s so far', flush=True)
+            print(
+                f'\n[compare] run {i}/{len(plan)}: arm {arm.name} ({arm.label}), seed {seed}'
+                f'{"" if group is None else f", group {group}"}; '
+                f'{time.perf_counter() - self.started:.0f} s so far',
+                flush=True)
             work_dir = self.work_dir(arm, seed, group)
             cfg = self.make_config(arm, seed, work_dir, group)
             result = self._run(cfg, self.evaluate)
@@ -223,7 +229,8 @@ class Comparison:
                         train_time=summarize([r['train_time'] for r in runs]),
                         weight_spread={
                             s: {
-                                k: summarize([
+                                k:
+                                summarize([
                                     r['weight_spread'][s][k] for r in runs
                                     if s in r.get('weight_spread', {})
                                 ])

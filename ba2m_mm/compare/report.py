@@ -41,8 +41,9 @@ def format_summary(rows: List[Dict], metrics: List[str], group_name: str = 'grou
         cells += [_num(r['step_time']['mean'], '.3f'), _num(r['step_ratio'], '.2f')]
         for s in stages:
             w = r['weight_spread'].get(s)
-            cells.append(f'{_num(w["w_std"]["mean"], ".3f")} / {_num(w["w_std_last"]["mean"], ".3f")}'
-                         if w else '-')
+            cells.append(
+                f'{_num(w["w_std"]["mean"], ".3f")} / {_num(w["w_std_last"]["mean"], ".3f")}'
+                if w else '-')
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
@@ -56,13 +57,13 @@ def format_differences(diffs: List[Dict], metric: str, group_name: str = 'group'
     ]
     lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
     for d in diffs:
-        per_seed = ', '.join(f'{s}: {v:+.4f}' for s, v in sorted(d['per_seed'].items(),
-                                                                key=lambda kv: int(kv[0])))
+        per_seed = ', '.join(f'{s}: {v:+.4f}'
+                             for s, v in sorted(d['per_seed'].items(), key=lambda kv: int(kv[0])))
         low, high = d['ci']
         cells = (_group(d) if grouped else []) + [
-            f'{d["label"]} - {d["reference"]}', per_seed, _num(d['mean'], '+.4f'),
-            f'[{_num(low, "+.4f")}, {_num(high, "+.4f")}]', _num(d['median'], '+.4f'),
-            f'{d["wins"]}/{d["n"]}'
+            f'{d["label"]} - {d["reference"]}', per_seed,
+            _num(d['mean'], '+.4f'), f'[{_num(low, "+.4f")}, {_num(high, "+.4f")}]',
+            _num(d['median'], '+.4f'), f'{d["wins"]}/{d["n"]}'
         ]
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
@@ -71,9 +72,8 @@ def format_differences(diffs: List[Dict], metric: str, group_name: str = 'group'
 def format_runs(results: List[Dict], metrics: List[str], group_name: str = 'group') -> str:
     """One row per run: metrics, train and evaluation time, iterations."""
     grouped = any(r['group'] is not None for r in results)
-    header = ([group_name] if grouped else []) + ['arm', 'seed'] + list(metrics) + [
-        'train (s)', 'eval (s)', 'iters'
-    ]
+    header = ([group_name] if grouped else
+              []) + ['arm', 'seed'] + list(metrics) + ['train (s)', 'eval (s)', 'iters']
     lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
     for r in results:
         cells = (_group(r) if grouped else []) + [r['label'], str(r['seed'])]

@@ -115,8 +115,10 @@ def run_config(cfg: Config, evaluate: str = 'val') -> Dict:
     eval_time = time.perf_counter() - start
     step_times = read_step_times(runner.log_dir)
     return dict(
-        metrics={k: float(v)
-                 for k, v in metrics.items()},
+        metrics={
+            k: float(v)
+            for k, v in metrics.items()
+        },
         train_time=train_time,
         eval_time=eval_time,
         iters=runner.iter,

@@ -48,7 +48,10 @@ def paired_difference(arm: Mapping[int, float],
     diffs = [arm[s] - reference[s] for s in seeds]
     out = summarize(diffs)
     out.update(
-        per_seed={s: d for s, d in zip(seeds, diffs)},
+        per_seed={
+            s: d
+            for s, d in zip(seeds, diffs)
+        },
         ci=t_interval(diffs, confidence),
         confidence=confidence,
         wins=sum(d > 0 for d in diffs))

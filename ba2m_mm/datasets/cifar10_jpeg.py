@@ -13,8 +13,8 @@ import random
 import tarfile
 from typing import Dict, List, Optional
 
-CIFAR10_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse',
-                   'ship', 'truck')
+CIFAR10_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship',
+                   'truck')
 SPLITS = ('train', 'val', 'test')
 
 

@@ -89,7 +89,6 @@ def main(argv=None):
         return rows
     if not osp.exists(args.config):
         raise FileNotFoundError(f'config {args.config!r} not found')
-    import ba2m_mm  # noqa: F401  before loading: lets configs inherit 'ba2m_mm::...'
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)

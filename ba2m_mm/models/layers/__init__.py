@@ -9,8 +9,8 @@ from .response_norm import ResponseNorm, normalised_responses
 from .sample_attention import SampleAttention, sample_attention
 
 __all__ = [
-    'BA2M', 'RandomBA2M', 'STATISTICS', 'BRANCHES', 'NORMALIZATIONS', 'GSA_MODES', 'ChannelAttention', 'LocalSpatialAttention',
-    'GlobalSpatialAttention', 'ResponseNorm', 'normalised_responses', 'SampleAttention',
-    'sample_attention', 'batch_weights', 'all_gather_with_grad', 'is_distributed',
-    'sum_over_processes'
+    'BA2M', 'RandomBA2M', 'STATISTICS', 'BRANCHES', 'NORMALIZATIONS', 'GSA_MODES',
+    'ChannelAttention', 'LocalSpatialAttention', 'GlobalSpatialAttention', 'ResponseNorm',
+    'normalised_responses', 'SampleAttention', 'sample_attention', 'batch_weights',
+    'all_gather_with_grad', 'is_distributed', 'sum_over_processes'
 ]

@@ -172,7 +172,7 @@ class BA2M(BaseModule):
         if unknown or repeated:
             wrong = [
                 f'unknown {b!r}' + ''.join(f' (did you mean {m!r}?)'
-                                          for m in difflib.get_close_matches(str(b), BRANCHES, 1))
+                                           for m in difflib.get_close_matches(str(b), BRANCHES, 1))
                 for b in unknown
             ] + [f'{b!r} given more than once' for b in repeated]
             raise ValueError(f'BA2M{where}: branches must be distinct names from {BRANCHES}, '
