@@ -96,3 +96,18 @@ def test_cpu_configs_train_on_a_slice(cifar_slice, tmp_path, config):
         assert all(s['w_std_first'] == 0 for s in result['weight_spread'].values())
     else:
         assert result['weight_spread'] == {}
+
+
+@needs_archive
+def test_step_time_ratio_side_by_side(cifar_slice):
+    from ba2m_mm.compare.step_time import step_time_ratio
+    root, _ = cifar_slice
+    cfgs = []
+    for config in ('resnet18_ba2m_cpu_cifar10.py', 'resnet18_cpu_cifar10.py'):
+        cfg = Config.fromfile(osp.join(REPO, 'configs', config))
+        cfg.train_dataloader.dataset.data_root = root
+        cfg.train_dataloader.batch_size = 8
+        cfgs.append(cfg)
+    r = step_time_ratio(*cfgs, steps=2, warmup=1)
+    assert r['steps'] == 2 and r['time'] > 0 and r['reference_time'] > 0
+    assert r['ratio'] == pytest.approx(r['time'] / r['reference_time'])

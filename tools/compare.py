@@ -49,6 +49,12 @@ def parse_args(argv=None):
     parser.add_argument('--threads', type=int, default=2, help='intra-op CPU threads (default 2)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='for every arm')
     parser.add_argument('--merge', nargs='+', metavar='JSON', help='merge finished reports')
+    parser.add_argument(
+        '--step-ratio',
+        type=int,
+        metavar='STEPS',
+        help='also time STEPS training steps of every arm against the reference, side by side '
+        'in one process, and add the ratios to the report (robust to machine load)')
     args = parser.parse_args(argv)
     if args.threads < 1:
         parser.error(f'--threads must be >= 1, got {args.threads}')
@@ -94,7 +100,10 @@ def main(argv=None):
     if args.merge:
         report = merge_reports(args.merge, args.out_dir, args.name, args.reference)
     else:
-        report = build_comparison(args).run()
+        comparison = build_comparison(args)
+        report = comparison.run()
+        if args.step_ratio:
+            report = comparison.add_step_ratios(args.step_ratio)
     print(open(os.path.join(args.out_dir, f'{args.name}.md')).read())
     return report
 

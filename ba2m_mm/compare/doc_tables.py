@@ -7,7 +7,8 @@ A generated table sits between two markers naming its report and what to show::
     <!-- /table -->
 
 ``summary`` (mean ± std, median, step ratio, weight spread), ``differences`` (paired
-differences with the 95% interval) or ``runs`` (every run). The report path is relative to
+differences with the 95% interval), ``runs`` (every run) or ``step_ratios`` (training-step
+time against the reference, side by side). The report path is relative to
 the repository root. :func:`update_tables` rewrites every block from its JSON, or with
 ``check=True`` only lists the blocks whose committed text no longer matches it, so that
 documented numbers cannot drift from the tool that measured them.
@@ -17,10 +18,10 @@ import os.path as osp
 import re
 from typing import List
 
-from .report import format_differences, format_runs, format_summary
+from .report import format_differences, format_runs, format_step_ratios, format_summary
 
 BLOCK = re.compile(
-    r'(<!-- table: (?P<path>\S+) (?P<kind>summary|differences|runs) -->\n)'
+    r'(<!-- table: (?P<path>\S+) (?P<kind>summary|differences|runs|step_ratios) -->\n)'
     r'(?P<body>.*?)(<!-- /table -->)', re.S)
 
 
@@ -35,7 +36,9 @@ def render_table(report_path: str, kind: str) -> str:
         return format_differences(report['differences'], report['metric'], group_name)
     if kind == 'runs':
         return format_runs(report['results'], report['metrics'], group_name)
-    raise ValueError(f'kind must be summary, differences or runs, got {kind!r}')
+    if kind == 'step_ratios':
+        return format_step_ratios(report['step_ratios'], report['reference'])
+    raise ValueError(f'kind must be summary, differences, runs or step_ratios, got {kind!r}')
 
 
 def update_tables(md_path: str, root: str, check: bool = False) -> List[str]:

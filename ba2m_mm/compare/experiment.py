@@ -199,6 +199,22 @@ class Comparison:
             self.write()
         return self.write()
 
+    def add_step_ratios(self, steps: int = 10) -> Dict:
+        """Time every arm's training step against the reference arm's, side by
+        side in one process (:func:`~.step_time.step_time_ratio`), and rewrite
+        the report with ``step_ratios``."""
+        from .step_time import step_time_ratio
+        reference = next(a for a in self.arms if a.name == self.reference)
+        ref_cfg = self.make_config(reference, 0, osp.join(self.out_dir, 'step_time'), None)
+        self.step_ratios = {}
+        for arm in self.arms:
+            if arm.name != self.reference:
+                cfg = self.make_config(arm, 0, osp.join(self.out_dir, 'step_time'), None)
+                self.step_ratios[arm.name] = step_time_ratio(cfg, ref_cfg, steps)
+                print(f'[compare] step time {arm.name} / {self.reference}: '
+                      f'{self.step_ratios[arm.name]["ratio"]:.3f}', flush=True)
+        return self.write()
+
     def summary(self) -> List[Dict]:
         """Per group and arm: every metric summarised over seeds, the step time
         and its ratio to the reference arm's, and the weight spread per stage."""
@@ -279,7 +295,8 @@ class Comparison:
             total_time=time.perf_counter() - self.started,
             results=self.results,
             summary=self.summary(),
-            differences=self.differences())
+            differences=self.differences(),
+            step_ratios=getattr(self, 'step_ratios', {}))
         write_report(self.json_path, report)
         return report
 

@@ -98,12 +98,28 @@ def format_report(report: Dict) -> str:
         ]
     if report['differences']:
         parts += [
-            'Paired by seed (same seed, same data order and initialisation of the shared '
-            'layers where the arms allow it):', '',
+            'Paired by seed (the same seed gives every arm the same data order; the '
+            'initialisation of the layers the arms share is seeded alike but not guaranteed '
+            'identical):', '',
             format_differences(report['differences'], report['metric'], group_name), ''
         ]
+    if report.get('step_ratios'):
+        parts += [format_step_ratios(report['step_ratios'], report['reference']), '']
     parts += ['All runs:', '', format_runs(report['results'], metrics, group_name), '']
     return '\n'.join(parts)
+
+
+def format_step_ratios(ratios: Dict, reference: str) -> str:
+    """Training-step time against the reference, measured side by side in one
+    process (median over the timed steps)."""
+    lines = [
+        f'Training step, side by side with {reference} in one process (median):', '',
+        f'| arm | step (s) | {reference} step (s) | ratio |', '|---|---|---|---|'
+    ]
+    for name, r in ratios.items():
+        lines.append(f'| {name} | {r["time"]:.3f} | {r["reference_time"]:.3f} | '
+                     f'{r["ratio"]:.2f} |')
+    return '\n'.join(lines)
 
 
 def write_report(json_path: str, report: Dict) -> str:
