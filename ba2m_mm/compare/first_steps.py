@@ -61,7 +61,7 @@ def first_steps(cfg: Config,
             log_w = torch.log(w.clamp_min(1e-30))
             stages[name] = dict(
                 w_max=float(w.max()), w_min=float(w.min()), sar_std=float(log_w.std()))
-        records.append(dict(loss=float(loss), ba2m=stages))
+        records.append(dict(loss=float(loss.detach()), ba2m=stages))
     return records
 
 
