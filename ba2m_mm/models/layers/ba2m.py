@@ -1,5 +1,4 @@
 """Batch Aware Attention Module (BA2M), paper Section III-B."""
-import difflib
 import math
 import warnings
 from typing import List, Optional, Sequence
@@ -11,6 +10,7 @@ from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 
 from .batch_weights import NORMALIZATIONS, batch_weights
+from .branch_names import BRANCHES, check_branches
 from .channel_attention import ChannelAttention
 from .global_batch import is_distributed
 from .global_spatial import GlobalSpatialAttention
@@ -18,7 +18,6 @@ from .local_spatial import LocalSpatialAttention
 from .response_norm import ResponseNorm, normalised_responses
 from .sample_attention import sample_attention
 
-BRANCHES = ('channel', 'local', 'global')
 # Statistics the branch BN normalises with in training (see the class docs).
 STATISTICS = ('running', 'batch', 'running_with_batch')
 # Attribute that holds each branch, named after the paper.
@@ -51,20 +50,14 @@ class BA2M(BaseModule):
 
     - d = C // R hidden channels; ReLU between the layers of the channel and
       local branches.
-    - Each branch ends in the BN the paper gives A_C and A_LS, over the batch
+    - Each branch ends in the BN the paper gives A_C and A_LS: over the batch
       for A_C (Eq. 6) and A_GS, over N x H x W for A_LS (Eq. 7)
-      (:class:`ResponseNorm`). ``statistics`` chooses what it normalises with
-      in training; the default, the running statistics *after* adding the
-      batch, never standardises a batch of 2 against itself alone (which makes
-      the two samples mirror images, +-1 in every channel) and never uses the
-      prior (mean 0, variance 1) or a lone 2-sample variance, which blew the
-      responses up to ~1e3 at N = 2. With ``sync``, the statistics come from
-      the global batch.
+      (:class:`ResponseNorm`), normalising in training with the running
+      statistics after adding the batch (``statistics``): never a batch of 2
+      against itself alone (mirror images), never the prior.
     - Start as the identity (``zero_init``): gamma of the branch BN starts at
-      0, so every response is 0, every SAR equal and every weight exactly 1;
-      BA2M departs from the identity as gamma learns. At the paper's batch
-      (N = 128 CIFAR photos) a full-strength start made one image carry the
-      whole batch (weight 128 of 128) from the first iteration.
+      0, every weight is exactly 1 until gamma learns (at full strength, one
+      of N = 128 CIFAR photos carried the whole batch from the first step).
     - Global branch: grouped 1x1 f, g, h with ``groups = gcd(R, d, C)``
       (R when C >= R^2 and R is a power of two, as Eq. 16 assumes), softmax
       scaled by 1/sqrt(d), and a grouped 1x1 projection d -> C.
@@ -95,11 +88,9 @@ class BA2M(BaseModule):
             Defaults to all three.
         normalize (str): ``'scaled_softmax'`` (N * softmax, mean weight 1)
             or ``'softmax'`` (Eq. 11, weights sum to 1). Defaults to
-            ``'scaled_softmax'``: BA2M is the identity at inference, so with
-            the paper's softmax every feature map is ~N times smaller in
-            training than at inference, and the BN statistics learnt in
-            training no longer fit (measured on the demo: 0.000 bbox mAP with
-            ``'softmax'`` against 0.529 with ``'scaled_softmax'``).
+            ``'scaled_softmax'``: with the paper's softmax every feature map
+            is ~N times smaller in training than at inference, where BA2M is
+            the identity (demo: 0.000 bbox mAP; CIFAR-10: chance).
         sync (bool): Use the global batch of all processes: the softmax over
             every process's SARs, and the branch statistics from every
             process's samples. Defaults to False.
@@ -117,9 +108,8 @@ class BA2M(BaseModule):
         gsa_num_samples (int): Query positions sampled by the global branch.
             Defaults to 256.
         gsa_exact_max_positions (int, optional): Largest H*W computed exactly
-            in ``'auto'`` mode, whatever the batch. Defaults to None: exact
-            while N x (HW)^2 fits the budget of the device and dtype
-            (:data:`~.global_spatial.AUTO_EXACT_MAX_ELEMENTS`).
+            in ``'auto'`` mode whatever the batch. Defaults to None (a budget
+            by device and dtype, see :class:`GlobalSpatialAttention`).
         gsa_groups (int, optional): Groups of the global branch's 1x1 convs.
             Defaults to None (``gcd(R, d, C)``).
         finite_check_interval (int): Training forwards between two checks for
@@ -164,19 +154,7 @@ class BA2M(BaseModule):
             raise ValueError(
                 f'BA2M{where}: reduction must be an int in [1, in_channels={in_channels}], '
                 f'got {reduction!r}')
-        if isinstance(branches, str) or not branches:
-            raise ValueError(f'BA2M{where}: branches must be a non-empty sequence of {BRANCHES}, '
-                             f'got {branches!r}')
-        unknown = [b for b in branches if b not in BRANCHES]
-        repeated = sorted({b for b in branches if list(branches).count(b) > 1}, key=str)
-        if unknown or repeated:
-            wrong = [
-                f'unknown {b!r}' + ''.join(f' (did you mean {m!r}?)'
-                                           for m in difflib.get_close_matches(str(b), BRANCHES, 1))
-                for b in unknown
-            ] + [f'{b!r} given more than once' for b in repeated]
-            raise ValueError(f'BA2M{where}: branches must be distinct names from {BRANCHES}, '
-                             f'got {tuple(branches)!r}: {"; ".join(wrong)}')
+        check_branches(branches, f'BA2M{where}')
         if normalize not in NORMALIZATIONS:
             raise ValueError(
                 f'BA2M{where}: normalize must be one of {NORMALIZATIONS}, got {normalize!r}')
