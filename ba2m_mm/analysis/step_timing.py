@@ -171,13 +171,17 @@ def run_setting(setting: str,
             f'[{setting}] warm-up {c.name}: {time.time() - start:.1f} s; peak memory of a '
             f'training step {mem / 2**20:.0f} MiB',
             flush=True)
+    timed_start = time.time()
     for r in range(rounds):
-        for c in cands:
+        for i, c in enumerate(cands, 1):
             c.train_times.append(c.timed(c.train_step, steps))
             c.infer_times.append(c.timed(c.infer_step, steps))
+            done, elapsed = r * len(cands) + i, time.time() - timed_start
+            left = elapsed / done * (rounds * len(cands) - done)
             print(
-                f'[{setting} round {r + 1}/{rounds}] {c.name:<13} train '
-                f'{c.train_times[-1]:.3f} s/step, inference {c.infer_times[-1]:.3f} s/batch',
+                f'[{setting} round {r + 1}/{rounds}, model {i}/{len(cands)}] {c.name:<13} '
+                f'train {c.train_times[-1]:.3f} s/step, inference {c.infer_times[-1]:.3f} '
+                f's/batch; {elapsed:.0f} s timed, about {left:.0f} s left in {setting}',
                 flush=True)
     results = {}
     for c in cands:
