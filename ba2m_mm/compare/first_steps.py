@@ -4,7 +4,7 @@ from typing import Dict, List, Optional
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmengine.runner import Runner
+from mmengine.runner import Runner, set_random_seed
 
 
 def first_steps(cfg: Config,
@@ -30,7 +30,7 @@ def first_steps(cfg: Config,
     """
     from mmpretrain.registry import MODELS  # noqa: F401  (scope)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    torch.manual_seed(seed)
+    set_random_seed(seed)  # torch, numpy (the crops) and random
     model_cfg = cfg.model.copy()
     model_cfg.setdefault('data_preprocessor', cfg.get('data_preprocessor', None))
     model = MODELS.build(model_cfg)
@@ -90,7 +90,7 @@ def sar_spread(cfg: Config, batch_size: Optional[int] = None, seed: int = 0) -> 
     """
     from mmpretrain.registry import MODELS
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    torch.manual_seed(seed)
+    set_random_seed(seed)  # torch, numpy (the crops) and random
     model_cfg = cfg.model.copy()
     model_cfg.setdefault('data_preprocessor', cfg.get('data_preprocessor', None))
     model_cfg.backbone.setdefault('ba2m_cfg', {})['zero_init'] = False
