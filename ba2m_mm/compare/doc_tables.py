@@ -57,7 +57,11 @@ def update_tables(md_path: str, root: str, check: bool = False) -> List[str]:
     stale = []
 
     def replace(match):
-        table = render_table(osp.join(root, match['path']), match['kind']) + '\n'
+        report = osp.join(root, match['path'])
+        if not osp.isfile(report):
+            raise FileNotFoundError(f'{md_path}: table block names {match["path"]!r}, which '
+                                    f'does not exist under {root!r}')
+        table = render_table(report, match['kind']) + '\n'
         if table != match['body']:
             stale.append(f'{match["path"]} {match["kind"]}')
         return match.group(1) + table + match.group(5)
