@@ -45,5 +45,6 @@ def test_update_rewrites_a_stale_block(tmp_path):
                               '\n<!-- /table -->\nmore\n')
     assert '| A | 0 | 0.5000 | 1 | 2 | 3 |' in md.read_text()
     assert update_tables(str(md), str(tmp_path), check=True) == []
-    with pytest.raises(ValueError, match="kind must be summary, differences, runs or step_ratios, got 'x'"):
+    with pytest.raises(
+            ValueError, match="kind must be summary, differences, runs or step_ratios, got 'x'"):
         render_table(str(tmp_path / 'r.json'), 'x')

@@ -27,11 +27,15 @@ def test_readme_has_the_blocks_this_test_knows():
 @pytest.mark.parametrize('command', [c for c in commands() if c.startswith('make ')])
 def test_make_commands_exist(command):
     """``make -n``: the target exists and what it would run (no install, no training)."""
-    out = subprocess.run(['make', '-n'] + command.split()[1:], cwd=REPO, capture_output=True,
-                         text=True)
+    out = subprocess.run(
+        ['make', '-n'] + command.split()[1:], cwd=REPO, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    expected = {'demo': 'tools/demo.py', 'test': '-m pytest tests', 'lint': '-m flake8',
-                'format': '-m yapf'}[command.split()[1]]
+    expected = {
+        'demo': 'tools/demo.py',
+        'test': '-m pytest tests',
+        'lint': '-m flake8',
+        'format': '-m yapf'
+    }[command.split()[1]]
     assert expected in out.stdout
 
 
@@ -60,8 +64,9 @@ def test_config_snippet_builds_a_ba2m_backbone():
 
 
 def test_other_project_snippet_inherits_our_config(tmp_path):
-    import ba2m_mm  # noqa: F401  resolves ba2m_mm::
     from mmengine.config import Config
+
+    import ba2m_mm  # noqa: F401  resolves ba2m_mm::
     path = tmp_path / 'my_mask_rcnn.py'
     path.write_text(blocks('python')[1].replace("'my_project.models'", "'mmdet.models'"))
     cfg = Config.fromfile(str(path))

@@ -211,8 +211,10 @@ class Comparison:
             if arm.name != self.reference:
                 cfg = self.make_config(arm, 0, osp.join(self.out_dir, 'step_time'), None)
                 self.step_ratios[arm.name] = step_time_ratio(cfg, ref_cfg, steps)
-                print(f'[compare] step time {arm.name} / {self.reference}: '
-                      f'{self.step_ratios[arm.name]["ratio"]:.3f}', flush=True)
+                print(
+                    f'[compare] step time {arm.name} / {self.reference}: '
+                    f'{self.step_ratios[arm.name]["ratio"]:.3f}',
+                    flush=True)
         return self.write()
 
     def summary(self) -> List[Dict]:

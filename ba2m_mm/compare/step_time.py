@@ -19,7 +19,10 @@ def _build(cfg: Config, seed: int):
     return model.train()
 
 
-def step_time_ratio(cfg: Config, reference: Config, steps: int = 10, warmup: int = 2,
+def step_time_ratio(cfg: Config,
+                    reference: Config,
+                    steps: int = 10,
+                    warmup: int = 2,
                     seed: int = 0) -> Dict:
     """Median training-step time (forward, backward, SGD update) of ``cfg`` and
     ``reference`` on the same batches, the two models' steps interleaved so that a
@@ -49,5 +52,4 @@ def step_time_ratio(cfg: Config, reference: Config, steps: int = 10, warmup: int
             if step >= warmup:
                 times[i].append(time.perf_counter() - start)
     median = [statistics.median(t) for t in times]
-    return dict(time=median[0], reference_time=median[1], ratio=median[0] / median[1],
-                steps=steps)
+    return dict(time=median[0], reference_time=median[1], ratio=median[0] / median[1], steps=steps)
