@@ -1,5 +1,6 @@
 """Seeded comparisons of arms (configs plus cfg-options), one tool for every testbed."""
-from .experiment import Arm, Comparison, default_config, merge_reports, parse_arm
+from .experiment import Arm, Comparison, default_config, parse_arm
+from .merge import merge_reports
 from .report import format_differences, format_report, format_runs, format_summary, write_report
 from .run import add_weight_hook, read_weight_series, run_config, weight_spread
 from .statistics import paired_difference, summarize, t_interval

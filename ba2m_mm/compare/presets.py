@@ -21,9 +21,9 @@ def _ba2m(name: str, label: str, **options) -> Arm:
 # The CIFAR-10 CPU-budget ablation (issue: "Does BA2M help?"), each arm one change from
 # the BA2M arm it started from: all four stages, the module's defaults, R = 8 (the value
 # resnet18_ba2m_cpu_cifar10.py had when docs/results/cifar10_ablation.json was measured; the
-# config now has R = 4, the ablation's best arm). sigma of the random control, per stage: the std of the batch weights of
-# the default BA2M arm (= of its log-weights, for spreads this small), mean over training
-# and over its seeds 0 and 1 (docs/cifar10.md).
+# config now has R = 4, the ablation's best arm). sigma of the random control, per stage:
+# the std of the batch weights of the R = 8 BA2M arm (= of its log-weights, for spreads this
+# small), mean over training and over its seeds 0 and 1 (docs/cifar10.md).
 RANDOM_SIGMA = dict(layer1=0.0217, layer2=0.0051, layer3=0.0017, layer4=0.0009)
 ABLATION_ARMS = [
     Arm('plain', PLAIN_CPU, {}, 'plain'),
