@@ -11,8 +11,6 @@
 # (10,000). The official python release: see resnet18_ba2m_1xb128_cifar10_official.py.
 _base_ = 'mmpretrain::resnet/resnet18_8xb16_cifar10.py'
 
-custom_imports = dict(imports=['ba2m_mm'], allow_failed_imports=False)
-
 data_root = 'data/cifar10/'
 classes = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck')
 # LoadImageFromFile gives BGR; upstream's CIFAR10 arrays are RGB (its to_rgb=False)

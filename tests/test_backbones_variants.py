@@ -111,7 +111,7 @@ def build(name, ba2m_cfg=None, ba2m_stages='all', **extra):
         dict(
             type=type_name,
             ba2m_stages=ba2m_stages,
-            ba2m_cfg=ba2m_cfg or dict(reduction=4),
+            ba2m_cfg=ba2m_cfg or dict(reduction=4, zero_init=False),  # BA2M acting
             **kwargs_of(name, **extra)))
     model.init_weights()
     return model

@@ -44,6 +44,11 @@ UPSTREAM = {
     'resnext101_ba2m_8xb32_in1k.py': 'mmpretrain::resnext/resnext101-32x4d_8xb32_in1k.py',
     'faster_rcnn_x101_ba2m_2x_coco.py': 'mmdet::faster_rcnn/faster-rcnn_x101-32x4d_fpn_2x_coco.py',
     'mobilenet_v2_ba2m_8xb32_in1k.py': 'mmpretrain::mobilenet_v2/mobilenet-v2_8xb32_in1k.py',
+    'resnet18_1xb128_cifar10.py': 'mmpretrain::resnet/resnet18_8xb16_cifar10.py',
+    'resnet18_ba2m_1xb128_cifar10.py': 'mmpretrain::resnet/resnet18_8xb16_cifar10.py',
+    'resnet18_ba2m_1xb128_cifar10_official.py': 'mmpretrain::resnet/resnet18_8xb16_cifar10.py',
+    'resnet18_cpu_cifar10.py': 'mmpretrain::resnet/resnet18_8xb16_cifar10.py',
+    'resnet18_ba2m_cpu_cifar10.py': 'mmpretrain::resnet/resnet18_8xb16_cifar10.py',
 }
 # Changed paths; a trailing '.' means "this key and everything under it".
 EXTRA_DELTA = {
@@ -51,8 +56,30 @@ EXTRA_DELTA = {
     ('model.bbox_head.loss_cls.', 'model.train_cfg.sampler.'),
     'faster_rcnn_r50_ohem_1x_voc0712.py': ('model.train_cfg.rcnn.sampler.type', ),
 }
+# CIFAR-10 from its JPEG archive (CustomDataset on the fixed splits, one GPU x 128 images).
+CIFAR10_JPEG_DELTA = ('data_root', 'classes', 'data_preprocessor.to_rgb', 'train_pipeline',
+                      'test_pipeline', 'train_dataloader.', 'val_dataloader.', 'test_dataloader.')
+# The CPU budget: widths 16-128, a subset, 2 epochs, cosine schedule.
+CIFAR10_CPU_DELTA = CIFAR10_JPEG_DELTA + (
+    'model.backbone.stem_channels', 'model.backbone.base_channels', 'model.head.in_channels',
+    'param_scheduler', 'param_scheduler.', 'train_cfg.max_epochs', 'train_cfg.val_interval',
+    'default_hooks.checkpoint.interval', 'default_hooks.logger.interval')
+EXTRA_DELTA.update({
+    'resnet18_1xb128_cifar10.py':
+    CIFAR10_JPEG_DELTA,
+    'resnet18_ba2m_1xb128_cifar10.py':
+    CIFAR10_JPEG_DELTA,
+    'resnet18_ba2m_1xb128_cifar10_official.py':
+    tuple(d for d in CIFAR10_JPEG_DELTA if d != 'data_preprocessor.to_rgb'),
+    'resnet18_cpu_cifar10.py':
+    CIFAR10_CPU_DELTA,
+    'resnet18_ba2m_cpu_cifar10.py':
+    CIFAR10_CPU_DELTA,
+})
 DEPTH = {
-    name: 101 if any(k in name for k in ('r101', 'x101', 'resnet101', 'resnext101')) else 50
+    name:
+    101 if any(k in name for k in ('r101', 'x101', 'resnet101',
+                                   'resnext101')) else 18 if 'resnet18' in name else 50
     for name in UPSTREAM if 'mobilenet' not in name
 }
 
