@@ -60,6 +60,7 @@ def test_twins_differ_only_in_the_backbone():
         backbone_a.pop('ba2m_cfg')
         backbone_a.pop('ba2m_stages', None)
         assert backbone_a == backbone_b
+        assert a.pop('custom_imports') == dict(imports=['ba2m_mm'], allow_failed_imports=False)
         for cfg in (a, b):
             cfg.pop('filename', None)
         assert a == b
