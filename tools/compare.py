@@ -17,7 +17,6 @@ Examples:
         --out-dir work_dirs/ab
 """
 import argparse
-import os
 
 import ba2m_mm  # noqa: F401  first: sets the thread policy before torch is imported
 
@@ -25,7 +24,7 @@ import ba2m_mm  # noqa: F401  first: sets the thread policy before torch is impo
 import torch
 from mmengine.config import DictAction
 
-from ba2m_mm.compare import Comparison, merge_reports, parse_arm
+from ba2m_mm.compare import Comparison, format_report, merge_reports, parse_arm
 from ba2m_mm.compare.presets import CIFAR10_ARCHIVE, PRESETS
 from ba2m_mm.datasets import ensure_cifar10_jpeg
 
@@ -104,7 +103,7 @@ def main(argv=None):
         report = comparison.run()
         if args.step_ratio:
             report = comparison.add_step_ratios(args.step_ratio)
-    print(open(os.path.join(args.out_dir, f'{args.name}.md')).read())
+    print(format_report(report))  # the markdown written beside the JSON
     return report
 
 

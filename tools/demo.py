@@ -49,7 +49,7 @@ import ba2m_mm  # noqa: F401  first: sets the thread policy before torch is impo
 import torch
 from mmengine.config import DictAction
 
-from ba2m_mm.compare import Comparison
+from ba2m_mm.compare import Comparison, format_report
 from ba2m_mm.compare.digits import (DIGITS_ARMS, DIGITS_METRICS, demo_pictures, digits_config,
                                     ensure_digits)
 
@@ -174,7 +174,7 @@ def main(argv=None):
     comparison = build_comparison(args, data)
     report = comparison.run(resume=False)
     md = osp.join(args.work_dir_root, 'demo_results.md')
-    print('\n' + open(md).read())
+    print('\n' + format_report(report))
     if not args.no_pictures:
         pictures = demo_pictures(report, args.work_dir_root)
         print('Pictures:\n' + '\n'.join(f'  {p}' for p in pictures))

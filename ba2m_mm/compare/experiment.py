@@ -129,6 +129,7 @@ class Comparison:
         self._work_dir_name = work_dir_name
         self.json_path = osp.join(out_dir, f'{name}.json')
         self.results: List[Dict] = []
+        self.step_ratios: Dict[str, Dict] = {}  # add_step_ratios
         self.started = time.perf_counter()
 
     def plan(self) -> List[tuple]:
@@ -206,7 +207,6 @@ class Comparison:
         from .step_time import step_time_ratio
         reference = next(a for a in self.arms if a.name == self.reference)
         ref_cfg = self.make_config(reference, 0, osp.join(self.out_dir, 'step_time'), None)
-        self.step_ratios = {}
         for arm in self.arms:
             if arm.name != self.reference:
                 cfg = self.make_config(arm, 0, osp.join(self.out_dir, 'step_time'), None)
@@ -298,6 +298,6 @@ class Comparison:
             results=self.results,
             summary=self.summary(),
             differences=self.differences(),
-            step_ratios=getattr(self, 'step_ratios', {}))
+            step_ratios=self.step_ratios)
         write_report(self.json_path, report)
         return report

@@ -1,10 +1,11 @@
 """The first SGD steps of a BA2M classifier: does the batch softmax stay sane?"""
+import copy
 from typing import Dict, List, Optional
 
 import torch
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
-from mmengine.runner import Runner, set_random_seed
+
+from .classifier import build_classifier, sgd_step, train_batches
 
 
 def first_steps(cfg: Config,
@@ -28,31 +29,14 @@ def first_steps(cfg: Config,
         list[dict]: Per step: ``loss`` and ``{stage: dict(w_max, w_min,
         sar_std)}`` under ``ba2m``.
     """
-    from mmpretrain.registry import MODELS  # noqa: F401  (scope)
-    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    set_random_seed(seed)  # torch, numpy (the crops) and random
-    model_cfg = cfg.model.copy()
-    model_cfg.setdefault('data_preprocessor', cfg.get('data_preprocessor', None))
-    model = MODELS.build(model_cfg)
-    model.init_weights()
-    model.train()
-    loader_cfg = cfg.train_dataloader.copy()
-    if batch_size is not None:
-        loader_cfg.batch_size = batch_size
-    loader_cfg.num_workers = 0
-    loader_cfg.pop('persistent_workers', None)
-    loader = Runner.build_dataloader(loader_cfg, seed=seed)
+    model = build_classifier(cfg, seed)
+    batches = train_batches(cfg, batch_size, seed)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     ba2ms = [(m.name or path, m) for path, m in model.named_modules()
              if hasattr(m, 'last_weights') and hasattr(m, 'sample_attention')]
     records = []
-    batches = iter(loader)
     for _ in range(steps):
-        data = model.data_preprocessor(next(batches), True)
-        loss = sum(v for k, v in model(**data, mode='loss').items() if 'loss' in k)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        loss = sgd_step(model, optimizer, next(batches))
         stages = {}
         for name, m in ba2ms:
             w = m.last_weights
@@ -88,20 +72,10 @@ def sar_spread(cfg: Config, batch_size: Optional[int] = None, seed: int = 0) -> 
       responses] grows with their scale, so the SAR measures each image's
       energy, a factor shared by every channel that no mean over C removes.
     """
-    from mmpretrain.registry import MODELS
-    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    set_random_seed(seed)  # torch, numpy (the crops) and random
-    model_cfg = cfg.model.copy()
-    model_cfg.setdefault('data_preprocessor', cfg.get('data_preprocessor', None))
-    model_cfg.backbone.setdefault('ba2m_cfg', {})['zero_init'] = False
-    model = MODELS.build(model_cfg)
-    model.init_weights()
-    model.train()
-    loader_cfg = cfg.train_dataloader.copy()
-    loader_cfg.batch_size = batch_size or loader_cfg.batch_size
-    loader_cfg.num_workers = 0
-    loader_cfg.pop('persistent_workers', None)
-    data = model.data_preprocessor(next(iter(Runner.build_dataloader(loader_cfg, seed=seed))), True)
+    cfg = copy.deepcopy(cfg)
+    cfg.model.backbone.setdefault('ba2m_cfg', {})['zero_init'] = False
+    model = build_classifier(cfg, seed)
+    data = model.data_preprocessor(next(train_batches(cfg, batch_size, seed)), True)
     inputs = {}
     handles = [
         m.register_forward_pre_hook(lambda mod, args: inputs.setdefault(mod.name, args[0]))

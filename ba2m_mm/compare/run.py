@@ -10,6 +10,8 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
+from ..visualization.scalars import read_ba2m_scalars
+
 # Added to every BA2M arm: the batch weights of every training iteration go to
 # <log_dir>/vis_data/scalars.json (keys ba2m/<stage>/w_std, ...).
 WEIGHT_HOOK = dict(type='BA2MWeightHook', interval=1, log_text=False)
@@ -46,30 +48,17 @@ def read_step_times(log_dir: str) -> List[float]:
     return [float(r['time']) for r in rows if 'time' in r and 'loss' in r]
 
 
-def read_weight_series(log_dir: str) -> Dict[str, Dict[str, List[float]]]:
-    """``{stage: {stat: [value per logged iteration]}}`` from the
-    ``ba2m/<stage>/<stat>`` scalars of ``BA2MWeightHook`` in ``log_dir``;
-    empty when there are none (plain arm)."""
+def weight_spread(log_dir: str, tail: float = 0.1) -> Dict:
+    """Per BA2M module, from the ``BA2MWeightHook`` scalars in ``log_dir``
+    (:func:`~ba2m_mm.visualization.scalars.read_ba2m_scalars`): ``w_std``
+    (mean over training), ``w_std_first`` (first logged iteration),
+    ``w_std_last`` (mean over the last ``tail`` of the iterations), ``w_max``
+    (largest weight seen) and ``logged``; empty without scalars (plain arm)."""
     path = osp.join(log_dir, 'vis_data', 'scalars.json')
-    series: Dict[str, Dict[str, List[float]]] = {}
-    if not osp.isfile(path):
-        return series
-    with open(path) as f:
-        for line in f:
-            for key, value in json.loads(line).items():
-                parts = key.split('/')
-                if len(parts) == 3 and parts[0] == 'ba2m':
-                    series.setdefault(parts[1], {}).setdefault(parts[2], []).append(float(value))
-    return series
-
-
-def weight_spread(series: Dict[str, Dict[str, List[float]]], tail: float = 0.1) -> Dict:
-    """Per stage: ``w_std`` (mean over training), ``w_std_first`` (first
-    logged iteration), ``w_std_last`` (mean over the last ``tail`` of the
-    iterations), ``w_max`` (largest weight seen) and ``logged``."""
+    series = read_ba2m_scalars(path) if osp.isfile(path) else {}
     out = {}
     for stage, stats in sorted(series.items()):
-        w_std = stats.get('w_std', [])
+        w_std = [v for _, v in stats.get('w_std', [])]
         if not w_std:
             continue
         last = w_std[-max(1, round(tail * len(w_std))):]
@@ -77,7 +66,7 @@ def weight_spread(series: Dict[str, Dict[str, List[float]]], tail: float = 0.1) 
             w_std=statistics.fmean(w_std),
             w_std_first=w_std[0],
             w_std_last=statistics.fmean(last),
-            w_max=max(stats.get('w_max', [float('nan')])),
+            w_max=max([v for _, v in stats.get('w_max', [])] or [float('nan')]),
             logged=len(w_std))
     return out
 
@@ -124,5 +113,5 @@ def run_config(cfg: Config, evaluate: str = 'val') -> Dict:
         iters=runner.iter,
         step_time=statistics.fmean(step_times) if step_times else train_time / max(1, runner.iter),
         threads=torch.get_num_threads(),
-        weight_spread=weight_spread(read_weight_series(runner.log_dir)),
+        weight_spread=weight_spread(runner.log_dir),
         log_dir=runner.log_dir)

@@ -5,18 +5,8 @@ from typing import Dict
 
 import torch
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
-from mmengine.runner import Runner
 
-
-def _build(cfg: Config, seed: int):
-    from mmpretrain.registry import MODELS
-    torch.manual_seed(seed)
-    model_cfg = cfg.model.copy()
-    model_cfg.setdefault('data_preprocessor', cfg.get('data_preprocessor', None))
-    model = MODELS.build(model_cfg)
-    model.init_weights()
-    return model.train()
+from .classifier import build_classifier, sgd_step, train_batches
 
 
 def step_time_ratio(cfg: Config,
@@ -32,23 +22,15 @@ def step_time_ratio(cfg: Config,
         dict: ``time``, ``reference_time`` (median s per step), ``ratio`` and
         ``steps``.
     """
-    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    models = [_build(c, seed) for c in (cfg, reference)]
+    models = [build_classifier(c, seed) for c in (cfg, reference)]
     optimizers = [torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9) for m in models]
-    loader_cfg = cfg.train_dataloader.copy()
-    loader_cfg.num_workers = 0
-    loader_cfg.pop('persistent_workers', None)
-    batches = iter(Runner.build_dataloader(loader_cfg, seed=seed))
+    batches = train_batches(cfg, seed=seed)
     times = ([], [])
     for step in range(warmup + steps):
         data_batch = next(batches)
         for i, (model, optimizer) in enumerate(zip(models, optimizers)):
             start = time.perf_counter()
-            data = model.data_preprocessor(data_batch, True)
-            loss = sum(v for k, v in model(**data, mode='loss').items() if 'loss' in k)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+            sgd_step(model, optimizer, data_batch)
             if step >= warmup:
                 times[i].append(time.perf_counter() - start)
     median = [statistics.median(t) for t in times]

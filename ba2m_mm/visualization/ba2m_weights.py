@@ -6,7 +6,7 @@ line, with the raw per-iteration trace faint behind it.
 """
 import os
 import os.path as osp
-from typing import Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 from .figures import new_figure, save_png
 from .scalars import Series, branch_names, by_stage, ema, load_ba2m_scalars
@@ -50,6 +50,33 @@ def _trace(ax, points, smoothing: float, color, label: str) -> None:
     ax.plot(steps, ema(values, smoothing), color=color, linewidth=1.8, label=label)
 
 
+def _plot_panels(lines: Dict[str, Dict[str, list]],
+                 stages: Sequence[str],
+                 ylabel: str,
+                 smoothing: float,
+                 out: str,
+                 title: str,
+                 ylim: Optional[Tuple[float, float]] = None) -> str:
+    """One panel per stage, one traced line per ``{label: {stage: points}}``."""
+    fig, axes = new_figure(len(stages))
+    from matplotlib import colormaps
+    colors = colormaps['tab10']
+    for ax, stage in zip(axes, stages):
+        for i, (label, per_stage) in enumerate(lines.items()):
+            points = per_stage.get(stage)
+            if points:
+                _trace(ax, points, smoothing, colors(i), label)
+        if ylim is not None:
+            ax.set_ylim(*ylim)
+        ax.set_title(stage)
+        ax.set_xlabel('iteration')
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize='small')
+    fig.suptitle(title, fontsize=9)
+    return save_png(fig, out)
+
+
 def plot_ba2m_weights(source: Union[str, os.PathLike, Series],
                       out: Optional[str] = None,
                       stats: Sequence[str] = ('w_max', 'w_min'),
@@ -84,24 +111,10 @@ def plot_ba2m_weights(source: Union[str, os.PathLike, Series],
     stages = sorted({stage for stat in per_stat.values() for stage in stat})
     if not stages:
         raise ValueError(f'none of the statistics {tuple(stats)} was logged')
-    fig, axes = new_figure(len(stages))
-    from matplotlib import colormaps
-    colors = colormaps['tab10']
-    for ax, stage in zip(axes, stages):
-        for i, stat in enumerate(stats):
-            points = per_stat[stat].get(stage)
-            if points:
-                _trace(ax, points, smoothing, colors(i), WEIGHT_STATS.get(stat, stat))
-        ax.set_title(stage)
-        ax.set_xlabel('iteration')
-        ax.set_ylabel('batch weight')
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize='small')
-    fig.suptitle(
-        title if title is not None else
-        f'BA2M batch weights per stage (EMA {smoothing:g}, raw faint)\n{file}',
-        fontsize=9)
-    return save_png(fig, out)
+    return _plot_panels({WEIGHT_STATS.get(stat, stat): per_stat[stat]
+                         for stat in stats}, stages, 'batch weight', smoothing, out,
+                        title if title is not None else
+                        f'BA2M batch weights per stage (EMA {smoothing:g}, raw faint)\n{file}')
 
 
 def plot_branch_shares(source: Union[str, os.PathLike, Series],
@@ -132,22 +145,12 @@ def plot_branch_shares(source: Union[str, os.PathLike, Series],
                          'for every BA2M that ran in training mode)')
     per_branch = {b: by_stage(series, f'share_{b}') for b in branches}
     stages = sorted({stage for shares in per_branch.values() for stage in shares})
-    fig, axes = new_figure(len(stages))
-    from matplotlib import colormaps
-    colors = colormaps['tab10']
-    for ax, stage in zip(axes, stages):
-        for i, branch in enumerate(branches):
-            points = per_branch[branch].get(stage)
-            if points:
-                _trace(ax, points, smoothing, colors(i), branch)
-        ax.set_ylim(-0.02, 1.02)
-        ax.set_title(stage)
-        ax.set_xlabel('iteration')
-        ax.set_ylabel('share of the max won')
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize='small')
-    fig.suptitle(
+    return _plot_panels(
+        per_branch,
+        stages,
+        'share of the max won',
+        smoothing,
+        out,
         title if title is not None else
         f'BA2M branch shares per stage (EMA {smoothing:g}, raw faint)\n{file}',
-        fontsize=9)
-    return save_png(fig, out)
+        ylim=(-0.02, 1.02))

@@ -15,7 +15,7 @@ from .channel_attention import ChannelAttention
 from .global_batch import is_distributed
 from .global_spatial import GlobalSpatialAttention
 from .local_spatial import LocalSpatialAttention
-from .response_norm import ResponseNorm, normalised_responses
+from .response_norm import ResponseNorm
 from .sample_attention import sample_attention
 
 # Statistics the branch BN normalises with in training (see the class docs).
@@ -287,8 +287,7 @@ class BA2M(BaseModule):
         """
         pooled, weight, maps = self._branch_outputs(x)
         mean, rstd = self._statistics(pooled, weight, maps)
-        return normalised_responses(pooled, weight, self.bn.weight, self.bn.bias, mean,
-                                    rstd)[0]  # (B, N, C)
+        return self.bn(pooled, weight, mean, rstd)  # (B, N, C)
 
     def sample_attention(self, x: torch.Tensor) -> torch.Tensor:
         """SAR of every sample (Eq. 9): mean_c max(A_C, A'_LS, A'_GS), (N,), fp32.

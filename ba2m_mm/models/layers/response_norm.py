@@ -93,19 +93,27 @@ class ResponseNorm(nn.Module):
         """1 / sqrt(max(running_var, eps)), shape (B, C)."""
         return self.running_var.clamp(min=self.eps).rsqrt_()
 
-    def forward(self, pooled: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    def forward(self,
+                pooled: torch.Tensor,
+                weight: torch.Tensor,
+                mean: Optional[torch.Tensor] = None,
+                rstd: Optional[torch.Tensor] = None) -> torch.Tensor:
         """GAP(BN(W h)) = BN(W GAP(h)), as W and BN are affine.
 
         Args:
             pooled (Tensor): Spatially averaged hidden units, shape (B, N, d).
             weight (Tensor): W of every branch, shape (B, C, d).
+            mean, rstd (Tensor, optional): Statistics of z = W h to normalise
+                with, (B, C) each. Defaults to None: the running ones.
 
         Returns:
             Tensor: The normalised responses, shape (B, N, C), fp32.
         """
+        if mean is None:
+            mean, rstd = self.running_mean, self.running_rstd()
         with torch.autocast(pooled.device.type, enabled=False):
             return normalised_responses(pooled.float(), weight.float(), self.weight, self.bias,
-                                        self.running_mean, self.running_rstd())[0]
+                                        mean, rstd)[0]
 
     @torch.no_grad()
     def batch_moments(self,
