@@ -8,8 +8,6 @@
 # 32 hidden units as there (R = 16 at these 64-512 channel stages, R = 4 at 16-128).
 _base_ = './resnet18_1xb128_cifar10.py'
 
-custom_imports = dict(imports=['ba2m_mm'], allow_failed_imports=False)
-
 model = dict(
     backbone=dict(
         type='BA2MResNet_CIFAR', ba2m_stages=(True, True, True, True), ba2m_cfg=dict(reduction=16)))

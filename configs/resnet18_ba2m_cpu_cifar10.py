@@ -5,8 +5,6 @@
 # best arm of the validation ablation (docs/cifar10.md; R = 8: -0.6 points).
 _base_ = './resnet18_cpu_cifar10.py'
 
-custom_imports = dict(imports=['ba2m_mm'], allow_failed_imports=False)
-
 model = dict(
     backbone=dict(
         type='BA2MResNet_CIFAR', ba2m_stages=(True, True, True, True), ba2m_cfg=dict(reduction=4)))

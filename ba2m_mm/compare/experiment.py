@@ -249,10 +249,10 @@ class Comparison:
                             s: {
                                 k:
                                 summarize([
-                                    r['weight_spread'][s][k] for r in runs
+                                    r['weight_spread'][s].get(k, float('nan')) for r in runs
                                     if s in r.get('weight_spread', {})
                                 ])
-                                for k in ('w_std', 'w_std_first', 'w_std_last', 'w_max')
+                                for k in ('w_std', 'w_std_first', 'w_std_last', 'log_w_std_last', 'w_max')
                             }
                             for s in stages
                         }))

@@ -52,8 +52,9 @@ def weight_spread(log_dir: str, tail: float = 0.1) -> Dict:
     """Per BA2M module, from the ``BA2MWeightHook`` scalars in ``log_dir``
     (:func:`~ba2m_mm.visualization.scalars.read_ba2m_scalars`): ``w_std``
     (mean over training), ``w_std_first`` (first logged iteration),
-    ``w_std_last`` (mean over the last ``tail`` of the iterations), ``w_max``
-    (largest weight seen) and ``logged``; empty without scalars (plain arm)."""
+    ``w_std_last`` (mean over the last ``tail`` of the iterations),
+    ``log_w_std_last`` (the same for the std of the log-weights, i.e. of the
+    SARs), ``w_max`` (largest weight seen) and ``logged``; empty without scalars (plain arm)."""
     path = osp.join(log_dir, 'vis_data', 'scalars.json')
     series = read_ba2m_scalars(path) if osp.isfile(path) else {}
     out = {}
@@ -61,11 +62,13 @@ def weight_spread(log_dir: str, tail: float = 0.1) -> Dict:
         w_std = [v for _, v in stats.get('w_std', [])]
         if not w_std:
             continue
-        last = w_std[-max(1, round(tail * len(w_std))):]
+        tail_len = max(1, round(tail * len(w_std)))
+        log_w_std = [v for _, v in stats.get('log_w_std', [])] or [float('nan')]
         out[stage] = dict(
             w_std=statistics.fmean(w_std),
             w_std_first=w_std[0],
-            w_std_last=statistics.fmean(last),
+            w_std_last=statistics.fmean(w_std[-tail_len:]),
+            log_w_std_last=statistics.fmean(log_w_std[-tail_len:]),
             w_max=max([v for _, v in stats.get('w_max', [])] or [float('nan')]),
             logged=len(w_std))
     return out

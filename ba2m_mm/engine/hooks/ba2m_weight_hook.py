@@ -11,7 +11,7 @@ from mmengine.registry import HOOKS
 from ba2m_mm.models.layers import BA2M
 
 # Statistics logged per BA2M module, in this order (plus one ``share_<branch>`` per branch).
-WEIGHT_STATS = ('w_min', 'w_max', 'w_std', 'entropy', 'entropy_norm')
+WEIGHT_STATS = ('w_min', 'w_max', 'w_std', 'log_w_std', 'entropy', 'entropy_norm')
 
 
 def ba2m_weight_stats(weights: torch.Tensor,
@@ -34,8 +34,10 @@ def ba2m_weight_stats(weights: torch.Tensor,
 
     Returns:
         dict[str, float]: ``w_min``, ``w_max``, ``w_std`` (population standard
-        deviation), ``entropy``, ``entropy_norm`` (NaN for N = 1) and
-        ``share_<branch>`` for each branch.
+        deviation), ``log_w_std`` (that of log w, i.e. of the SARs: the
+        spread the random control :class:`RandomBA2M` is matched to),
+        ``entropy``, ``entropy_norm`` (NaN for N = 1) and ``share_<branch>``
+        for each branch.
     """
     w = weights.detach().float().flatten()  # (N,)
     p = w / w.sum()  # (N,)
@@ -44,6 +46,7 @@ def ba2m_weight_stats(weights: torch.Tensor,
         'w_min': float(w.min()),
         'w_max': float(w.max()),
         'w_std': float(w.std(correction=0)),
+        'log_w_std': float(torch.log(w.clamp_min(1e-30)).std(correction=0)),
         'entropy': entropy,
         'entropy_norm': entropy / math.log(w.numel()) if w.numel() > 1 else float('nan'),
     }

@@ -30,11 +30,13 @@ A backbone whose stage loop we already own (``BA2MResNet``) may apply its betwee
 BA2M in its own ``forward`` (``ba2m_between_by_hook = False``); everything else (building,
 naming, checks, freezing, ``norm_eval``, initialisation, ``'inside'``) is shared.
 """
+import contextlib
 import copy
 import logging
 import warnings
 from typing import List, Optional, Sequence, Tuple
 
+import torch
 import torch.nn as nn
 from mmengine.logging import print_log
 from mmengine.model.weight_init import PretrainedInit
@@ -46,6 +48,43 @@ from .ba2m_hooks import ResidualBA2MHook, StageBA2MHook, _attach_ba2m_hooks
 BA2M_POSITIONS = ('between', 'inside')
 # Thin-stage policy: ``ba2m_stages=None`` skips stages narrower than this (the paper's R).
 PAPER_REDUCTION = 32
+
+
+@contextlib.contextmanager
+def ba2m_generator(stream: int):
+    """Draw BA2M's random numbers from a CPU generator of their own.
+
+    Seeded from torch's seed (``torch.initial_seed()``, what mmengine's
+    ``randomness.seed`` sets) and ``stream``; torch's global generator is left
+    where it was. So a BA2M backbone and its plain twin built with the same seed
+    draw the same upstream weights, and the layers built after the backbone (the
+    head) get the same initialisation too: a fair, paired comparison.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed((torch.initial_seed() + 7919 * (stream + 1)) % 2**63)
+        yield
+
+
+@contextlib.contextmanager
+def _without_modules(root: nn.Module, modules: Sequence[nn.Module]):
+    """Detach ``modules`` from the tree of ``root`` for the duration of the block
+    (upstream initialisers then neither reach nor draw for them), then put them
+    back at their places, in the original order of their parents' children."""
+    ids = {id(m) for m in modules}
+    parents = [(parent, list(parent._modules.items())) for parent in root.modules()
+               if any(id(c) in ids for c in parent._modules.values() if c is not None)]
+    for parent, children in parents:
+        for name, child in children:
+            if child is not None and id(child) in ids:
+                del parent._modules[name]
+    try:
+        yield
+    finally:
+        for parent, children in parents:
+            current = dict(parent._modules)
+            parent._modules.clear()
+            for name, child in children:
+                parent._modules[name] = child if id(child) in ids else current.get(name, child)
 
 
 def _is_pretrained(init_cfg) -> bool:
@@ -168,8 +207,9 @@ class BA2MStagesMixin:
                 continue
             if ba2m_position == 'between':
                 self.ba2m_names[i] = f'ba2m{i + 1}'
-                self.add_module(self.ba2m_names[i],
-                                self._build_ba2m(self._ba2m_stage_out_channels(i), path))
+                with ba2m_generator(i):
+                    ba2m = self._build_ba2m(self._ba2m_stage_out_channels(i), path)
+                self.add_module(self.ba2m_names[i], ba2m)
                 continue
             blocks = self._ba2m_residual_blocks(i)
             if not blocks:
@@ -177,8 +217,10 @@ class BA2MStagesMixin:
                     f"{cls}: ba2m_position='inside' puts BA2M on residual branches (Fig. 4c), "
                     f'but stage {path} has no block with an identity shortcut; deselect it in '
                     f'ba2m_stages={self.ba2m_stages}')
-            for block_path, block in blocks:
-                block.ba2m = self._build_ba2m(self._ba2m_block_out_channels(block), block_path)
+            with ba2m_generator(i):
+                for block_path, block in blocks:
+                    block.ba2m = self._build_ba2m(self._ba2m_block_out_channels(block),
+                                                  block_path)
         self.attach_ba2m_hooks()
         self.register_forward_pre_hook(_attach_ba2m_hooks)
         frozen = [
@@ -306,20 +348,23 @@ class BA2MStagesMixin:
     def init_weights(self):
         """Upstream initialisation, with BA2M's own initialisation kept.
 
-        Upstream ``init_cfg`` layer initialisers (e.g. Kaiming on every
-        ``Conv2d``) and upstream ``init_weights`` loops (ShuffleNetV2's) reach
-        BA2M's layers too, while ``BA2M.init_weights`` is not reached at all
-        below plain ``nn.Sequential`` stages. So BA2M is initialised first,
-        and its intended values are put back after the upstream
-        initialisation unless a ``Pretrained`` checkpoint was loaded (which
-        then provides the BA2M weights it holds).
+        BA2M is initialised by ``BA2M.init_weights`` (not reached by upstream
+        ``init_weights`` below plain ``nn.Sequential`` stages) from its own
+        generator (:func:`ba2m_generator`), and is detached while upstream
+        initialises (upstream layer initialisers such as Kaiming on every
+        ``Conv2d``, or ShuffleNetV2's loop, would otherwise reach its layers and
+        draw from torch's global generator): with the same seed, every upstream
+        weight and the head equal the plain twin's. With a ``Pretrained``
+        checkpoint BA2M stays attached, so that the BA2M weights the checkpoint
+        holds load.
         """
         ba2ms = self.ba2m_modules()
-        for m in ba2ms:
-            if hasattr(m, 'init_weights') and not getattr(m, 'is_init', False):
-                m.init_weights()
-        intended = [copy.deepcopy(m.state_dict()) for m in ba2ms]
-        super().init_weights()
-        if not _is_pretrained(self.init_cfg):
-            for m, state in zip(ba2ms, intended):
-                m.load_state_dict(state)
+        with ba2m_generator(len(self.ba2m_names)):
+            for m in ba2ms:
+                if hasattr(m, 'init_weights') and not getattr(m, 'is_init', False):
+                    m.init_weights()
+        if _is_pretrained(self.init_cfg):
+            super().init_weights()
+            return
+        with _without_modules(self, ba2ms):
+            super().init_weights()

@@ -31,8 +31,9 @@ def block_diagonal(weight: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
     Args:
         weight (Tensor): B grouped 1x1 conv weights, (B * out, in / G).
-        mask (Tensor): ``eye(G).view(1, G, 1, G, 1)`` times a scale per
-            stacked weight, shape (B, G, 1, G, 1).
+        mask (Tensor): ``eye(G)`` times a scale per stacked weight, shape
+            (B, G, G) (3-D, so that ``Module.to(memory_format=...)`` leaves it
+            alone: it converts every 4-D tensor and rejects 5-D ones).
 
     Returns:
         Tensor: Block-diagonal weights, shape (B * out, in).
@@ -40,6 +41,7 @@ def block_diagonal(weight: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     num_weights, groups = mask.shape[:2]
     rows, in_per_group = weight.shape
     blocks = weight.view(num_weights, groups, rows // (num_weights * groups), 1, in_per_group)
+    mask = mask.view(num_weights, groups, 1, groups, 1)
     return (blocks * mask).view(rows, groups * in_per_group)  # zeros off the diagonal
 
 
@@ -119,8 +121,8 @@ class GlobalSpatialAttention(nn.Module):
         self.query_bias = nn.Parameter(torch.zeros(hidden_channels))
         # grouped 1x1 projection d -> C, (C, d / G)
         self.proj_weight = nn.Parameter(torch.empty(in_channels, hidden_channels // groups))
-        eye = torch.eye(groups).view(1, groups, 1, groups, 1)
-        qkv_scale = torch.tensor([hidden_channels**-0.5, 1.0, 1.0]).view(3, 1, 1, 1, 1)
+        eye = torch.eye(groups).view(1, groups, groups)
+        qkv_scale = torch.tensor([hidden_channels**-0.5, 1.0, 1.0]).view(3, 1, 1)
         self.register_buffer('qkv_mask', eye * qkv_scale, persistent=False)
         self.register_buffer('proj_mask', eye, persistent=False)
         self.register_buffer('no_bias', torch.zeros(2 * hidden_channels), persistent=False)
