@@ -50,15 +50,15 @@ class ResponseNorm(nn.Module):
     which division by their (unbiased) std turns into +-1/sqrt(2) in every
     channel of A_C (BN over N): with ``'batch'`` at every step the SARs would
     carry sign patterns only (every detection config trains 2 images per
-    GPU). With
-    ``'running'`` (the batches before only) the first forward uses the prior
-    and the second the variance of a single batch. In every choice the
-    statistics are constants to autograd (:meth:`batch_moments` runs without
-    gradient), unlike those of BN in training.
+    GPU). With ``'running'`` (the batches before only) the first forward
+    uses the prior and the second the variance of a single batch. In every
+    choice the statistics are constants to autograd (:meth:`batch_moments`
+    runs without gradient), unlike those of BN in training.
 
-    :meth:`update` adds each batch after its forward, over the domain the
-    paper's BN uses: the batch for A_C (Eq. 6) and A_GS, the batch and every
-    position for A_LS (Eq. 7, BN over N x H x W). For a map ``z = W y`` the
+    :meth:`update` adds each batch (before BA2M normalises it by default,
+    after with ``'running'``), over the domain the paper's BN uses: the batch
+    for A_C (Eq. 6) and A_GS, the batch and every position for A_LS (Eq. 7,
+    BN over N x H x W). For a map ``z = W y`` the
     statistics over N x H x W follow from the mean and the d x d second moment
     of ``y``: the C-channel map never has to exist. The first update replaces
     the prior (mean 0, variance 1), the next ones average cumulatively until
