@@ -13,6 +13,7 @@ from ba2m_mm.compare import (Arm, Comparison, merge_reports, paired_difference, 
 def test_summary_mean_std_median():
     s = summarize([0.5, 0.7, 0.6, float('nan'), 0.9])
     assert s['n'] == 4 and s['mean'] == pytest.approx(0.675)
+    assert s['diverged'] == 1 and s['diverged_seeds'] == [3]  # counted, not dropped silently
     assert s['std'] == pytest.approx(0.17078251, rel=1e-6)  # sample std, n - 1
     assert s['median'] == pytest.approx(0.65) and (s['min'], s['max']) == (0.5, 0.9)
     one = summarize([0.3])
@@ -32,6 +33,66 @@ def test_paired_difference_and_t_interval_on_known_inputs():
     assert t_interval([1.0, 2.0, 3.0], 0.9) == pytest.approx(
         (2 - stats.t.ppf(0.95, 2) / math.sqrt(3), 2 + stats.t.ppf(0.95, 2) / math.sqrt(3)))
     assert all(math.isnan(v) for v in t_interval([1.0]))
+
+
+def test_diverged_seeds_are_counted_and_named():
+    """NaN, +-inf and None are diverged runs: out of every statistic, and
+    counted (summaries) or named with the side that diverged (pairs)."""
+    s = summarize({0: 0.5, 1: float('inf'), 2: 0.7, 3: None, 4: float('nan'), 5: 0.9})
+    assert (s['n'], s['diverged'], s['diverged_seeds']) == (3, 3, [1, 3, 4])
+    assert s['mean'] == pytest.approx(0.7) and s['std'] == pytest.approx(0.2)
+    assert (s['min'], s['max'], s['median']) == (0.5, 0.9, 0.7)
+    none = summarize([float('nan'), float('-inf')])
+    assert none['n'] == 0 and none['diverged'] == 2 and math.isnan(none['mean'])
+    # the finite pairs of test_paired_difference_and_t_interval_on_known_inputs, plus a
+    # seed where the arm diverged, one where the reference did and one where both did
+    arm = {0: 0.60, 1: 0.62, 2: 0.58, 5: float('nan'), 6: 0.70, 7: float('inf')}
+    plain = {0: 0.55, 1: 0.60, 2: 0.59, 5: 0.50, 6: float('nan'), 7: None, 8: 0.4}
+    d = paired_difference(arm, plain)
+    assert d['per_seed'] == pytest.approx({0: 0.05, 1: 0.02, 2: -0.01})
+    assert d['diverged'] == 3 and d['diverged_seeds'] == {5: 'arm', 6: 'reference', 7: 'both'}
+    assert (d['n'], d['wins']) == (3, 2) and d['mean'] == pytest.approx(0.02)
+    half = 4.302652729911275 * 0.03 / math.sqrt(3)  # t_{0.975, 2} s / sqrt(3), as above
+    assert d['ci'] == pytest.approx((0.02 - half, 0.02 + half))
+    # an interval over a diverged value is undefined, not an interval over the rest
+    assert all(math.isnan(v) for v in t_interval([1.0, float('nan'), 3.0]))
+    assert all(math.isnan(v) for v in t_interval([1.0, float('inf'), 3.0]))
+
+
+def test_report_shows_diverged_seeds(tmp_path):
+    """A BA2M seed that diverged (NaN accuracy) appears in every table of the
+    markdown report, and again when the report is rendered from its JSON."""
+    from ba2m_mm.compare.doc_tables import render_table
+
+    def run(cfg, evaluate):
+        out = fake_run(cfg, evaluate)
+        if cfg.model == 'ba2m' and cfg.randomness['seed'] == 1:
+            out['metrics']['accuracy/top1'] = float('nan')
+        return out
+
+    arms = [Arm('ba2m', 'a.py', {'x': 1}, 'BA2M'), Arm('plain', 'b.py')]
+    report = Comparison(
+        arms, [0, 1, 2],
+        str(tmp_path),
+        'accuracy/top1',
+        reference='plain',
+        make_config=make_config,
+        run=run).run()
+    ba2m, plain = report['summary']
+    assert ba2m['metrics']['accuracy/top1']['n'] == 2
+    assert ba2m['metrics']['accuracy/top1']['diverged'] == 1
+    assert ba2m['metrics']['accuracy/top1']['mean'] == pytest.approx(0.02)  # seeds 0 and 2
+    (diff, ) = report['differences']
+    assert diff['diverged_seeds'] == {1: 'arm'} and diff['n'] == 2
+    md = (tmp_path / 'comparison.md').read_text()
+    assert '| BA2M | 2 (+1 diverged) | 0.0200 ± 0.0141 | 0.0200 |' in md
+    assert '| plain | 3 | 0.0100 ± 0.0100 | 0.0100 |' in md
+    assert '| BA2M - plain | 0: +0.0100, 1: diverged (arm), 2: +0.0100 |' in md
+    assert '| 2/2 (+1 diverged) |' in md
+    assert '| BA2M | 1 | diverged |' in md
+    json_path = str(tmp_path / 'comparison.json')
+    assert '2 (+1 diverged)' in render_table(json_path, 'summary')
+    assert '1: diverged (arm)' in render_table(json_path, 'differences')
 
 
 def fake_run(cfg, evaluate):

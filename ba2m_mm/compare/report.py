@@ -4,6 +4,8 @@ import math
 import os.path as osp
 from typing import Dict, List
 
+from .statistics import is_finite
+
 
 def _num(value, fmt: str = '.4f') -> str:
     return '-' if value is None or (isinstance(value, float) and math.isnan(value)) else \
@@ -23,10 +25,24 @@ def _group(row: Dict) -> List[str]:
     return [] if row['group'] is None else [str(row['group'])]
 
 
+def _diverged(count: int) -> str:
+    return f' (+{count} diverged)' if count else ''
+
+
+def _seeds(row: Dict, metrics: List[str]) -> str:
+    """Seeds of a summary row: ``5``, or ``4 (+1 diverged)`` where a seed's
+    metric is not finite (the most over ``metrics``; reports written before
+    ``diverged`` existed count none)."""
+    diverged = max([row['metrics'][m].get('diverged', 0) for m in metrics] or [0])
+    return f'{len(row["seeds"]) - diverged}{_diverged(diverged)}'
+
+
 def format_summary(rows: List[Dict], metrics: List[str], group_name: str = 'group') -> str:
     """Per arm: each metric as mean ± std and median over seeds, the train step
     time and its ratio to the reference, and per BA2M stage the std of the
-    batch weights (mean over training / last 10% of the iterations)."""
+    batch weights (mean over training / last 10% of the iterations). A seed
+    whose metric is not finite (diverged) is out of the statistics and counted
+    in the seeds column: ``4 (+1 diverged)``."""
     grouped = any(r['group'] is not None for r in rows)
     stages = sorted({s for r in rows for s in r['weight_spread']})
     header = ([group_name] if grouped else []) + ['arm', 'seeds']
@@ -35,7 +51,7 @@ def format_summary(rows: List[Dict], metrics: List[str], group_name: str = 'grou
     header += ['step (s)', 'x ref'] + [f'w std {s} (all / last)' for s in stages]
     lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
     for r in rows:
-        cells = (_group(r) if grouped else []) + [r['label'], str(len(r['seeds']))]
+        cells = (_group(r) if grouped else []) + [r['label'], _seeds(r, metrics)]
         for m in metrics:
             cells += [mean_std(r['metrics'][m]), _num(r['metrics'][m]['median'])]
         cells += [_num(r['step_time']['mean'], '.3f'), _num(r['step_ratio'], '.2f')]
@@ -50,34 +66,45 @@ def format_summary(rows: List[Dict], metrics: List[str], group_name: str = 'grou
 
 def format_differences(diffs: List[Dict], metric: str, group_name: str = 'group') -> str:
     """Paired differences (arm - reference) per seed, their mean, 95%
-    interval (Student t), median and the number of seeds the arm wins."""
+    interval (Student t), median and the number of seeds the arm wins. A seed
+    where either run diverged (a non-finite metric) is listed as
+    ``3: diverged (arm)`` and counted after the wins: ``2/3 (+1 diverged)``."""
     grouped = any(d['group'] is not None for d in diffs)
     header = ([group_name] if grouped else []) + [
         f'{metric}: arm - reference', 'per seed', 'mean', '95% interval', 'median', 'wins'
     ]
     lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
     for d in diffs:
-        per_seed = ', '.join(f'{s}: {v:+.4f}'
-                             for s, v in sorted(d['per_seed'].items(), key=lambda kv: int(kv[0])))
+        diverged = d.get('diverged_seeds') or {}  # {seed: side}; none in older reports
+        cells = {int(s): f'{s}: {v:+.4f}' for s, v in d['per_seed'].items()}
+        cells.update({int(s): f'{s}: diverged ({side})' for s, side in diverged.items()})
+        per_seed = ', '.join(cells[s] for s in sorted(cells))
         low, high = d['ci']
         cells = (_group(d) if grouped else []) + [
             f'{d["label"]} - {d["reference"]}', per_seed,
             _num(d['mean'], '+.4f'), f'[{_num(low, "+.4f")}, {_num(high, "+.4f")}]',
-            _num(d['median'], '+.4f'), f'{d["wins"]}/{d["n"]}'
+            _num(d['median'], '+.4f'), f'{d["wins"]}/{d["n"]}{_diverged(len(diverged))}'
         ]
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
 
+def _metric(metrics: Dict, name: str) -> str:
+    if name in metrics and not is_finite(metrics[name]):
+        return 'diverged'
+    return _num(metrics.get(name, float('nan')))
+
+
 def format_runs(results: List[Dict], metrics: List[str], group_name: str = 'group') -> str:
-    """One row per run: metrics, train and evaluation time, iterations."""
+    """One row per run: metrics (``diverged`` where one is NaN or infinite,
+    ``-`` where the run has none), train and evaluation time, iterations."""
     grouped = any(r['group'] is not None for r in results)
     header = ([group_name] if grouped else
               []) + ['arm', 'seed'] + list(metrics) + ['train (s)', 'eval (s)', 'iters']
     lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
     for r in results:
         cells = (_group(r) if grouped else []) + [r['label'], str(r['seed'])]
-        cells += [_num(r['metrics'].get(m, float('nan'))) for m in metrics]
+        cells += [_metric(r['metrics'], m) for m in metrics]
         cells += [f'{r["train_time"]:.0f}', f'{r["eval_time"]:.0f}', str(r['iters'])]
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
@@ -93,7 +120,9 @@ def format_report(report: Dict) -> str:
             'sample std (n - 1) and '
             'median over seeds; step: training time per iteration, x ref: its ratio to the '
             f'reference arm ({report["reference"]}); w std: standard deviation of the BA2M '
-            'batch weights per stage, mean over training / over its last 10%.', '',
+            'batch weights per stage, mean over training / over its last 10%. A seed whose '
+            'metric is NaN or infinite (diverged) is left out of the statistics and counted as '
+            '"+k diverged", here and in the paired differences.', '',
             format_summary(report['summary'], metrics, group_name), ''
         ]
     if report['differences']:

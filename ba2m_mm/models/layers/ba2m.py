@@ -52,9 +52,20 @@ class BA2M(BaseModule):
       local branches.
     - Each branch ends in the BN the paper gives A_C and A_LS: over the batch
       for A_C (Eq. 6) and A_GS, over N x H x W for A_LS (Eq. 7)
-      (:class:`ResponseNorm`), normalising in training with the running
-      statistics after adding the batch (``statistics``): never a batch of 2
-      against itself alone (mirror images), never the prior.
+      (:class:`ResponseNorm`). In training it normalises by default with the
+      running statistics after adding the batch
+      (``statistics='running_with_batch'``): the k-th training forward gives
+      its own batch a weight of 1/k (cumulative average) while
+      k <= 1 / momentum, then momentum. So the first forward normalises a
+      batch with its own statistics alone, exactly as ``'batch'``: at N = 2
+      its two responses are mirror images (r_2 = -r_1 in every branch and
+      channel before gamma and beta; +-1/sqrt(2) in every channel of A_C, the
+      variance being unbiased; with gamma = 1, weights 1.04 / 0.96 measured
+      on two 64-channel maps). With ``zero_init`` gamma is 0 at that
+      forward, so every weight is 1 anyway. From the second forward on
+      the batches before weigh at least half, and the prior (mean 0,
+      variance 1) is never used. In every choice the statistics are
+      constants to autograd (no gradient through them, unlike BN).
     - Start as the identity (``zero_init``): gamma of the branch BN starts at
       0, every weight is exactly 1 until gamma learns (at full strength, one
       of N = 128 CIFAR photos carried the whole batch from the first step).
@@ -97,10 +108,13 @@ class BA2M(BaseModule):
         momentum (float): Weight of a new batch in the branches' running
             statistics, see :class:`ResponseNorm`. Defaults to 0.1.
         statistics (str): What the branch BN normalises with in training:
-            ``'running'`` (the batches before this one), ``'batch'`` (this
-            batch, as BN in training) or ``'running_with_batch'`` (the running
-            statistics after adding this batch). Defaults to
-            ``'running_with_batch'``.
+            ``'running'`` (the running statistics of the batches before this
+            one; the first forward uses the prior), ``'batch'`` (this batch's
+            mean and variance, as BN in training but without their gradient:
+            they are constants to autograd, as in the other choices) or
+            ``'running_with_batch'`` (the running statistics after adding
+            this batch; at the first forward, this batch's alone). Defaults
+            to ``'running_with_batch'``.
         zero_init (bool): Start as the identity: gamma of the branch BN is 0
             at initialisation, so every weight is exactly 1. Defaults to True.
         gsa_mode (str): ``'auto'``, ``'exact'`` or ``'sampled'``; see

@@ -32,22 +32,33 @@ def normalised_responses(pooled: torch.Tensor, weight: torch.Tensor, gamma: torc
 
 
 class ResponseNorm(nn.Module):
-    """BatchNorm of the branches' C-channel responses z = W h, running statistics in training.
+    """BatchNorm of the branches' C-channel responses z = W h, with the statistics it is given.
 
     Each BA2M branch ends in ``z = W h`` (``W``: a 1x1 conv or FC to C
     channels, ``h``: its d = C/R hidden units) followed by BatchNorm (Eq. 6
     and 7), and only GAP(BN(z)) enters the SAR (Eq. 9). This layer holds that
-    BN for every branch (one row per branch) and normalises with its *running*
-    statistics in training too, as BN does in eval mode, so that a batch is
-    never standardised against itself: with batch statistics, any per-sample
-    response of N = 2 samples becomes the mirror images ``(z_1 - z_2) / 2`` and
-    ``-(z_1 - z_2) / 2``, which BN over N turns into exactly +1/-1 in every
-    channel; the SARs would carry sign patterns only (every detection config
-    trains 2 images per GPU).
+    BN for every branch (one row per branch): gamma, beta and the running
+    statistics. What it normalises with in training is chosen by the caller
+    (:class:`BA2M`'s ``statistics``), which passes the mean and 1/std to
+    :meth:`forward`; without them it uses the running statistics, as BN in
+    eval mode. BA2M's default, ``'running_with_batch'``, first adds the batch
+    (:meth:`update`), then normalises with the running statistics: the first
+    training batch is standardised against itself alone, the k-th with
+    weight 1/k, and from the ``1 / momentum``-th on with weight momentum.
+    Standardised against itself, any per-sample response of N = 2 samples
+    becomes the mirror images ``(z_1 - z_2) / 2`` and ``-(z_1 - z_2) / 2``,
+    which division by their (unbiased) std turns into +-1/sqrt(2) in every
+    channel of A_C (BN over N): with ``'batch'`` at every step the SARs would
+    carry sign patterns only (every detection config trains 2 images per
+    GPU). With ``'running'`` (the batches before only) the first forward
+    uses the prior and the second the variance of a single batch. In every
+    choice the statistics are constants to autograd (:meth:`batch_moments`
+    runs without gradient), unlike those of BN in training.
 
-    :meth:`update` adds each batch after its forward, over the domain the
-    paper's BN uses: the batch for A_C (Eq. 6) and A_GS, the batch and every
-    position for A_LS (Eq. 7, BN over N x H x W). For a map ``z = W y`` the
+    :meth:`update` adds each batch (before BA2M normalises it by default,
+    after with ``'running'``), over the domain the paper's BN uses: the batch
+    for A_C (Eq. 6) and A_GS, the batch and every position for A_LS (Eq. 7,
+    BN over N x H x W). For a map ``z = W y`` the
     statistics over N x H x W follow from the mean and the d x d second moment
     of ``y``: the C-channel map never has to exist. The first update replaces
     the prior (mean 0, variance 1), the next ones average cumulatively until
