@@ -1,0 +1,119 @@
+"""What a new user met (issue 26): tools run from an installed wheel take their configs from
+``.mim`` and their data from ``--data-root`` / ``--archive``; t-SNE samples are stratified by
+class; a benchmark too short for its goals gives ratios with their spread, no verdict."""
+import importlib.util
+import os.path as osp
+import re
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+
+from ba2m_mm.compare import presets
+from ba2m_mm.datasets import CIFAR10_CLASSES
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def load_tool(name, path):
+    spec = importlib.util.spec_from_file_location(name, osp.join(REPO, path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+compare = load_tool('compare_tool', 'tools/compare.py')
+
+
+def write_images(folder, count, seed=0):
+    rng = np.random.RandomState(seed)
+    folder.mkdir(parents=True)
+    for i in range(count):
+        cv2.imwrite(str(folder / f'{i:04d}.jpg'), rng.randint(0, 255, (32, 32, 3)).astype(np.uint8))
+
+
+def fake_cifar10(root, train=2, test=1):
+    """The layout of cifar10-jpeg.tar.gz (extracted), ``train`` / ``test`` images a class."""
+    for split, count in (('train', train), ('test', test)):
+        for name in CIFAR10_CLASSES:
+            write_images(root / split / name, count)
+    return root
+
+
+# ------------------------------------------------------- configs and data from a wheel
+def installed_layout(tmp_path, monkeypatch):
+    """presets as in an installed wheel: site-packages/ba2m_mm/.mim/configs/ba2m, no
+    configs/ beside the package."""
+    site = tmp_path / 'site'
+    mim_configs = site / 'ba2m_mm' / '.mim' / 'configs' / 'ba2m'
+    shutil.copytree(osp.join(REPO, 'configs'), mim_configs)
+    monkeypatch.setattr(presets, 'REPO', str(site))
+    monkeypatch.setattr(presets, 'PACKAGE', str(site / 'ba2m_mm'))
+    return str(mim_configs)
+
+
+def test_presets_take_the_mim_configs_without_the_repository(tmp_path, monkeypatch):
+    assert presets.config_dir() == osp.join(REPO, 'configs')  # the source checkout
+    mim_configs = installed_layout(tmp_path, monkeypatch)
+    assert not presets.repo_layout()
+    assert presets.config_dir() == mim_configs
+    arms = {a.name: a.config for a in presets.preset('cifar10-cpu')['arms']}
+    assert arms == {
+        'ba2m': osp.join(mim_configs, 'resnet18_ba2m_cpu_cifar10.py'),
+        'plain': osp.join(mim_configs, 'resnet18_cpu_cifar10.py')
+    }
+    ablation = presets.preset('cifar10-ablation')['arms']
+    assert len(ablation) == 10 and all(a.config.startswith(mim_configs) for a in ablation)
+    assert presets.default_archive() is None  # no shared/ beside site-packages
+    assert presets.default_data_root() == osp.join('data', 'cifar10')
+
+
+def test_compare_without_archive_or_images_names_the_option(tmp_path, monkeypatch):
+    installed_layout(tmp_path, monkeypatch)
+    empty = str(tmp_path / 'data' / 'cifar10')
+    args = compare.parse_args(['--preset', 'cifar10-cpu', '--data-root', empty])
+    with pytest.raises(
+            SystemExit,
+            match=re.escape(f"--archive: no CIFAR-10 JPEG images at "
+                            f"--data-root '{empty}'")):
+        compare.build_comparison(args)
+    missing = str(tmp_path / 'nowhere' / 'cifar10-jpeg.tar.gz')
+    args = compare.parse_args(
+        ['--preset', 'cifar10-cpu', '--data-root', empty, '--archive', missing])
+    with pytest.raises(
+            SystemExit, match=re.escape(f'--archive: CIFAR-10 JPEG archive not found: '
+                                        f"'{missing}'")):
+        compare.build_comparison(args)
+
+
+def test_compare_data_root_reaches_every_arm_and_split(tmp_path, monkeypatch):
+    mim_configs = installed_layout(tmp_path, monkeypatch)
+    root = str(fake_cifar10(tmp_path / 'elsewhere' / 'cifar10', train=10))
+    args = compare.parse_args(['--preset', 'cifar10-cpu', '--data-root', root, '--seeds', '3'])
+    comparison = compare.build_comparison(args)
+    with open(osp.join(root, 'meta', 'val.txt')) as f:  # prepared: 10 % of 10 images a class
+        assert len(f.readlines()) == 10
+    for arm in comparison.arms:
+        assert arm.config.startswith(mim_configs)
+        cfg = comparison.make_config(arm, 3, str(tmp_path / 'work'), None)
+        for split in ('train', 'val', 'test'):
+            assert cfg[f'{split}_dataloader'].dataset.data_root == root, (arm.name, split)
+        assert cfg.randomness.seed == 3
+        # where the data lie is not part of the run's identity: resuming keeps the runs
+        assert comparison.spec(arm, 3)['cfg_options'] == arm.cfg_options
+
+
+def test_data_options_set_the_archive_of_datasets_that_take_one(tmp_path):
+    archive = tmp_path / 'cifar10-jpeg.tar.gz'
+    archive.write_bytes(b'')
+    config = tmp_path / 'extracting.py'
+    config.write_text("train_dataloader = dict(dataset=dict(type='X', data_root='d', "
+                      "archive='a'))\n"
+                      "val_dataloader = dict(dataset=dict(type='CustomDataset', data_root='d'))\n"
+                      'test_dataloader = None\n')
+    assert presets.data_cfg_options(str(config), 'new', str(archive)) == {
+        'train_dataloader.dataset.data_root': 'new',
+        'train_dataloader.dataset.archive': str(archive),
+        'val_dataloader.dataset.data_root': 'new'
+    }
