@@ -9,9 +9,14 @@ import shutil
 import cv2
 import numpy as np
 import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmpretrain.registry import MODELS
 
 from ba2m_mm.compare import presets
 from ba2m_mm.datasets import CIFAR10_CLASSES
+from ba2m_mm.visualization import tsne as tsne_lib
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -24,6 +29,7 @@ def load_tool(name, path):
 
 
 compare = load_tool('compare_tool', 'tools/compare.py')
+tsne_tool = load_tool('tsne_tool', 'tools/analysis/tsne.py')
 
 
 def write_images(folder, count, seed=0):
@@ -117,3 +123,74 @@ def test_data_options_set_the_archive_of_datasets_that_take_one(tmp_path):
         'train_dataloader.dataset.archive': str(archive),
         'val_dataloader.dataset.data_root': 'new'
     }
+
+
+# ------------------------------------------------------------------- t-SNE sampling
+def test_stratified_indices_cover_every_class_and_are_seeded():
+    by_class = [[c] for c in range(4) for _ in range(10)]  # ordered by class, as val.txt
+    drawn = tsne_lib.stratified_indices(by_class, 8, seed=0)
+    assert sorted(by_class[i][0] for i in drawn) == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert drawn == tsne_lib.stratified_indices(by_class, 8, seed=0)
+    assert drawn != tsne_lib.stratified_indices(by_class, 8, seed=1)
+    # detection: images hold several objects; an image is drawn once; empty ones never
+    objects = [[0, 0, 1], [], [1], [2, 2], [0]]
+    drawn = tsne_lib.stratified_indices(objects, 100)
+    assert sorted(drawn) == [0, 2, 3, 4]
+    assert len(tsne_lib.stratified_indices(objects, 3)) < 4
+
+
+def tiny_classifier(tmp_path, classes, per_class):
+    """A BA2M ResNet classifier config, its checkpoint and a class-per-folder val set
+    (listed in class order, as meta/val.txt is)."""
+    for label, name in enumerate(classes):
+        write_images(tmp_path / 'data' / name, per_class, seed=label)
+    backbone = dict(
+        type='BA2MResNet', depth=18, base_channels=8, stem_channels=8, ba2m_cfg=dict(reduction=4))
+    cfg = Config(
+        dict(
+            default_scope='mmpretrain',
+            custom_imports=dict(imports=['ba2m_mm'], allow_failed_imports=False),
+            model=dict(
+                type='ImageClassifier',
+                backbone=backbone,
+                neck=dict(type='GlobalAveragePooling'),
+                head=dict(
+                    type='LinearClsHead',
+                    num_classes=len(classes),
+                    in_channels=64,
+                    loss=dict(type='CrossEntropyLoss'))),
+            val_dataloader=dict(
+                batch_size=4,
+                num_workers=0,
+                sampler=dict(type='DefaultSampler', shuffle=False),
+                dataset=dict(
+                    type='CustomDataset',
+                    data_root=str(tmp_path / 'data'),
+                    pipeline=[dict(type='LoadImageFromFile'),
+                              dict(type='PackInputs')]))))
+    path = str(tmp_path / 'cls.py')
+    cfg.dump(path)
+    init_default_scope('mmpretrain')
+    ckpt = str(tmp_path / 'cls.pth')
+    torch.save({'state_dict': MODELS.build(cfg.model).state_dict()}, ckpt)
+    return path, ckpt
+
+
+def test_tsne_max_items_draws_every_class(tmp_path, capsys):
+    config, ckpt = tiny_classifier(tmp_path, ('a', 'b', 'c'), per_class=6)
+    out = str(tmp_path / 'tsne.png')
+    tsne_tool.main([config, ckpt, '--max-items', '6', '--out', out, '--device', 'cpu'])
+    assert '6 items, 64-d features, 3 classes' in capsys.readouterr().out  # was: 1 class
+    assert osp.getsize(out) > 0
+
+
+def test_tsne_of_one_class_is_an_error(tmp_path):
+    config, ckpt = tiny_classifier(tmp_path, ('a', ), per_class=6)
+    with pytest.raises(
+            ValueError,
+            match=r"6 items of split 'val' \(--split\) with max_items "
+            r'\(--max-items\) 6 hold 1 class\(es\) \[0\]: a t-SNE by class needs at '
+            'least 2'):
+        tsne_tool.main([config, ckpt, '--max-items', '6', '--out', str(tmp_path / 't.png')])
+    with pytest.raises(ValueError, match=r'max_items \(--max-items\) must be >= 5.*got 4'):
+        tsne_tool.main([config, ckpt, '--max-items', '4'])
