@@ -14,6 +14,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
 
+from ba2m_mm.analysis import benchmark_report
 from ba2m_mm.compare import presets
 from ba2m_mm.datasets import CIFAR10_CLASSES
 from ba2m_mm.visualization import tsne as tsne_lib
@@ -194,3 +195,49 @@ def test_tsne_of_one_class_is_an_error(tmp_path):
         tsne_tool.main([config, ckpt, '--max-items', '6', '--out', str(tmp_path / 't.png')])
     with pytest.raises(ValueError, match=r'max_items \(--max-items\) must be >= 5.*got 4'):
         tsne_tool.main([config, ckpt, '--max-items', '4'])
+
+
+# ------------------------------------------------------------ benchmark verdicts
+def timing(rounds, steps, ba2m_train, ba2m_infer):
+    """A cls result of step_timing.run_setting with the given per-round times (plain:
+    1 s a step, 0.5 s an inference)."""
+    plain = dict(train_times=[1.0] * rounds, infer_times=[0.5] * rounds)
+    ba2m = dict(train_times=ba2m_train, infer_times=ba2m_infer)
+    models = {}
+    for name, r in (('plain', plain), ('ba2m-auto', ba2m)):
+        models[name] = dict(
+            r,
+            train_s=float(np.median(r['train_times'])),
+            infer_s=float(np.median(r['infer_times'])),
+            peak_mem_mib=100.0)
+    for r in models.values():
+        r.update(
+            train_ratio=r['train_s'] / models['plain']['train_s'],
+            infer_ratio=r['infer_s'] / models['plain']['infer_s'],
+            mem_ratio=1.0)
+    return dict(
+        batch=8,
+        shape=[224, 224],
+        rounds=rounds,
+        steps=steps,
+        warmup=0,
+        device='cpu',
+        amp=False,
+        models=models)
+
+
+def test_quick_benchmark_gives_ratios_with_spread_and_no_verdict():
+    # issue 26's quick look: 2 rounds x 1 step, ratios on noise
+    text = benchmark_report.format_results('cls', timing(2, 1, [0.9, 1.168], [0.40, 0.485]))
+    assert 'met' not in text
+    assert ('goals (ba2m-auto / plain: train <= 1.15, inference <= 1.01): no verdict: 2 round(s) '
+            'x 1 step(s) is fewer than the 5 x 3 the goals need (cls default on cpu)') in text
+    assert 'ratios to plain: of the medians (min-max of the 2 per-round ratios)' in text
+    assert '  ba2m-auto     train 1.034 (0.900-1.168), inference 0.885 (0.800-0.970)' in text
+
+
+def test_benchmark_with_enough_rounds_and_steps_gives_verdicts():
+    text = benchmark_report.format_results('cls', timing(5, 3, [1.1] * 5, [0.5] * 5))
+    assert ('goals (ba2m-auto / plain): train <= 1.15 (measured 1.100, met), inference <= 1.01 '
+            '(measured 1.000, met)') in text
+    assert 'no verdict' not in text
