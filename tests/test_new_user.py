@@ -1,7 +1,9 @@
 """What a new user met (issue 26): tools run from an installed wheel take their configs from
 ``.mim`` and their data from ``--data-root`` / ``--archive``; t-SNE samples are stratified by
-class; a benchmark too short for its goals gives ratios with their spread, no verdict."""
+class; run times in the docs are the reports' with their threads, or 'about' with a range; a
+benchmark too short for its goals gives ratios with their spread, no verdict."""
 import importlib.util
+import json
 import os.path as osp
 import re
 import shutil
@@ -241,3 +243,20 @@ def test_benchmark_with_enough_rounds_and_steps_gives_verdicts():
     assert ('goals (ba2m-auto / plain): train <= 1.15 (measured 1.100, met), inference <= 1.01 '
             '(measured 1.000, met)') in text
     assert 'no verdict' not in text
+
+
+# ------------------------------------------------------------- run times in docs
+def test_demo_time_in_the_docs_is_the_reports_with_its_threads():
+    with open(osp.join(REPO, 'docs', 'results', 'digits_make_demo.json')) as f:
+        report = json.load(f)
+    (run, ) = report['results']
+    threads = re.search(r'CPU \((\d+) threads\)', report['header']).group(1)
+    with open(osp.join(REPO, 'docs', 'demo.md')) as f:
+        demo = ' '.join(f.read().split())
+    assert (f'The run of these tables took {report["total_time"]:.0f} s (training '
+            f'{run["train_time"]:.0f} s, {run["step_time"]:.2f} s an iteration; evaluation '
+            f'{run["eval_time"]:.0f} s; the machine above, {threads} threads)') in demo
+    assert 'expect about 140-190 s' in demo  # other runs: an estimate, with the range seen
+    with open(osp.join(REPO, 'docs', 'tools.md')) as f:
+        tools = f.read()
+    assert re.search(r'`--paper-table` takes about \d+ min \(\d+ s in the one timed run', tools)
