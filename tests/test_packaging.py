@@ -184,6 +184,32 @@ def test_another_project_inherits_ba2m_mm_configs_from_the_installed_wheel(packa
     }
 
 
+def test_compare_from_the_installed_wheel_takes_mim_configs_and_asks_for_the_archive(
+        package, tmp_path):
+    """Issue 26: the comparison tool of the wheel (``.mim/tools/compare.py``) finds its
+    preset configs in ``.mim`` and, with no repository beside it, asks for ``--archive``
+    instead of looking for one beside site-packages."""
+    site = package['site']
+    env = dict(os.environ, PYTHONPATH=site)
+    code = ("from ba2m_mm.compare.presets import preset; "
+            "print(*[a.config for a in preset('cifar10-cpu')['arms']])")
+    out = run([sys.executable, '-P', '-c', code], cwd=tmp_path, env=env)
+    mim_configs = osp.join(site, 'ba2m_mm', '.mim', 'configs', 'ba2m')
+    assert out.split() == [
+        osp.join(mim_configs, 'resnet18_ba2m_cpu_cifar10.py'),
+        osp.join(mim_configs, 'resnet18_cpu_cifar10.py')
+    ]
+    tool = osp.join(site, 'ba2m_mm', '.mim', 'tools', 'compare.py')
+    proc = subprocess.run([sys.executable, '-P', tool, '--preset', 'cifar10-cpu'],
+                          cwd=tmp_path,
+                          env=env,
+                          capture_output=True,
+                          text=True)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert ("--archive: no CIFAR-10 JPEG images at --data-root 'data/cifar10' and no archive "
+            'to extract') in proc.stderr
+
+
 @pytest.mark.skipif(
     importlib.util.find_spec('mim') is None,
     reason='openmim is not installed (requirements/mim.txt says how)')

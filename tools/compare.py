@@ -10,6 +10,8 @@ in parallel (e.g. one process per seed).
 Examples:
     python tools/compare.py --preset cifar10-cpu --seeds 0 1 2
     python tools/compare.py --preset cifar10-cpu --seeds 0 1 2 3 4 --evaluate test
+    python tools/compare.py --preset cifar10-cpu --archive /data/cifar10-jpeg.tar.gz \\
+        --data-root /data/cifar10          # e.g. from an installed wheel
     python tools/compare.py --arm ba2m configs/resnet18_ba2m_cpu_cifar10.py \\
         --arm r4 configs/resnet18_ba2m_cpu_cifar10.py model.backbone.ba2m_cfg.reduction=4 \\
         --arm plain configs/resnet18_cpu_cifar10.py --reference plain --seeds 0 1
@@ -17,6 +19,7 @@ Examples:
         --out-dir work_dirs/ab
 """
 import argparse
+import os.path as osp
 
 import ba2m_mm  # noqa: F401  first: sets the thread policy before torch is imported
 
@@ -24,14 +27,15 @@ import ba2m_mm  # noqa: F401  first: sets the thread policy before torch is impo
 import torch
 from mmengine.config import DictAction
 
-from ba2m_mm.compare import Comparison, format_report, merge_reports, parse_arm
-from ba2m_mm.compare.presets import CIFAR10_ARCHIVE, PRESETS
+from ba2m_mm.compare import Comparison, default_config, format_report, merge_reports, parse_arm
+from ba2m_mm.compare.presets import (PRESET_NAMES, data_cfg_options, default_archive,
+                                     default_data_root, preset)
 from ba2m_mm.datasets import ensure_cifar10_jpeg
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--preset', choices=sorted(PRESETS), help='named arms and metric')
+    parser.add_argument('--preset', choices=PRESET_NAMES, help='named arms and metric')
     parser.add_argument(
         '--arm',
         nargs='+',
@@ -49,6 +53,15 @@ def parse_args(argv=None):
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='for every arm')
     parser.add_argument('--merge', nargs='+', metavar='JSON', help='merge finished reports')
     parser.add_argument(
+        '--data-root',
+        help='CIFAR-10 JPEG data root of the cifar10-* presets (and of --arm comparisons when '
+        'given), prepared here and given to every arm\'s datasets. Default: data/cifar10 of '
+        'the repository; without one (installed wheel), data/cifar10 in the working directory')
+    parser.add_argument(
+        '--archive',
+        help='cifar10-jpeg.tar.gz, extracted when --data-root holds no images. Default: '
+        '../shared/data/cifar10-jpeg.tar.gz beside the repository; no default without one')
+    parser.add_argument(
         '--step-ratio',
         type=int,
         metavar='STEPS',
@@ -64,21 +77,43 @@ def parse_args(argv=None):
     return args
 
 
+def prepare_cifar10(args) -> dict:
+    """The CIFAR-10 data of ``--data-root`` / ``--archive`` (defaults: the repository
+    layout), extracted and split if needed; cfg-options are made from the result."""
+    data_root = args.data_root or default_data_root()
+    archive = args.archive or default_archive()
+    has_images = osp.isdir(osp.join(data_root, 'train'))
+    if archive is not None and not osp.isfile(archive) and (args.archive or not has_images):
+        raise SystemExit(f'--archive: CIFAR-10 JPEG archive not found: {archive!r}'
+                         f'{"" if args.archive else " (the default beside the repository)"}')
+    if archive is None and not has_images:
+        raise SystemExit(f'--archive: no CIFAR-10 JPEG images at --data-root {data_root!r} and '
+                         'no archive to extract (no repository layout to find '
+                         '../shared/data/cifar10-jpeg.tar.gz beside it): give --archive '
+                         'PATH/cifar10-jpeg.tar.gz')
+    print('[compare] CIFAR-10 splits:', ensure_cifar10_jpeg(data_root, archive), 'at', data_root)
+    return dict(data_root=data_root, archive=archive)
+
+
 def build_comparison(args) -> Comparison:
-    preset = PRESETS.get(args.preset, {})
-    arms = list(preset.get('arms', [])) or [parse_arm(tokens) for tokens in args.arm]
+    preset_ = preset(args.preset) if args.preset else {}
+    arms = list(preset_.get('arms', [])) or [parse_arm(tokens) for tokens in args.arm]
     if args.only:
         unknown = sorted(set(args.only) - {a.name for a in arms})
         if unknown:
             raise SystemExit(f'--only: unknown arm(s) {unknown}; arms: {[a.name for a in arms]}')
         arms = [a for a in arms if a.name in args.only]
-    metric = args.metric or preset.get('metric')
+    metric = args.metric or preset_.get('metric')
     if metric is None:
         raise SystemExit('--metric is required without --preset (e.g. accuracy/top1)')
-    if preset.get('data', {}).get('kind') == 'cifar10':
-        print('[compare] CIFAR-10 splits:',
-              ensure_cifar10_jpeg(preset['data']['data_root'], CIFAR10_ARCHIVE))
-    reference = args.reference or preset.get('reference')
+    data_options = {}
+    if (preset_.get('data', {}).get('kind') == 'cifar10' or args.data_root or args.archive):
+        data = prepare_cifar10(args)
+        data_options = data_cfg_options(arms[0].config, data['data_root'], data['archive'])
+    # The data options reach every run (and the step-time ratios) but not the runs' specs:
+    # where the data lie does not make another run, and a resumed comparison keeps its runs.
+    options = {**data_options, **(args.cfg_options or {})}
+    reference = args.reference or preset_.get('reference')
     return Comparison(
         arms,
         args.seeds,
@@ -88,6 +123,8 @@ def build_comparison(args) -> Comparison:
                                              for a in arms} else None,
         evaluate=args.evaluate,
         cfg_options=args.cfg_options,
+        make_config=lambda arm, seed, work_dir, group: default_config(arm, seed, work_dir, group,
+                                                                      options),
         name=args.name,
         header=f'Comparison `{args.preset or "custom"}`: seeds {args.seeds}, '
         f'{args.threads} CPU threads, evaluated on {args.evaluate}')

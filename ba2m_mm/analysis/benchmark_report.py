@@ -1,9 +1,30 @@
 """What a benchmark reports: the ratio table, the chart and the environment."""
-from typing import Dict
+from typing import Dict, Optional
 
 import torch
 
-from .benchmark_settings import DEFAULT_BA2M, GOALS, GOALS_CUDA
+from .benchmark_settings import DEFAULT_BA2M, GOALS, GOALS_CUDA, SETTINGS, SETTINGS_CUDA
+
+
+def round_ratios(model: Dict, plain: Dict, key: str) -> list:
+    """The model's ratios to plain round by round (``<key>_times`` of both, the
+    models interleaved in every round)."""
+    return [m / p for m, p in zip(model.get(f'{key}_times', []), plain.get(f'{key}_times', []))]
+
+
+def verdict_shortfall(setting: str, res: Dict) -> Optional[str]:
+    """Why a result has too few rounds or steps for verdicts on the goals: the
+    setting's default rounds x steps on its device are the least they need.
+    None when it has enough (or does not say, e.g. an older report)."""
+    need = (SETTINGS_CUDA if res.get('device') == 'cuda' else SETTINGS).get(setting)
+    if need is None or 'rounds' not in res or 'steps' not in res:
+        return None
+    if res['rounds'] >= need['rounds'] and res['steps'] >= need['steps']:
+        return None
+    return (f'{res["rounds"]} round(s) x {res["steps"]} step(s) is fewer than the '
+            f'{need["rounds"]} x {need["steps"]} the goals need ({setting} default on '
+            f'{res.get("device", "cpu")}); ratios of so few steps are noise next to the goals\' '
+            'margins')
 
 
 def format_results(setting: str, res: Dict) -> str:
@@ -25,7 +46,24 @@ def format_results(setting: str, res: Dict) -> str:
                      f'{r["infer_s"] * scale:>9{fmt}}{ratio("infer_ratio"):>7}'
                      f'{r["peak_mem_mib"]:>10.0f}{ratio("mem_ratio"):>7}')
     default = res['models'].get(DEFAULT_BA2M[setting])
-    if default and 'train_ratio' in default:
+    shortfall = verdict_shortfall(setting, res)
+    if default and 'train_ratio' in default and shortfall:
+        goal = (GOALS_CUDA if cuda else GOALS)[setting]
+        lines.append(f'goals ({DEFAULT_BA2M[setting]} / plain: train <= {goal["train"]}, '
+                     f'inference <= {goal["infer"]}): no verdict: {shortfall}')
+        lines.append(f'ratios to plain: of the medians (min-max of the {res["rounds"]} '
+                     'per-round ratios)')
+        plain = res['models']['plain']
+        for name, r in res['models'].items():
+            if name == 'plain':
+                continue
+            spread = []
+            for key, label in (('train', 'train'), ('infer', 'inference')):
+                per_round = round_ratios(r, plain, key)
+                span = (f' ({min(per_round):.3f}-{max(per_round):.3f})' if per_round else '')
+                spread.append(f'{label} {r[f"{key}_ratio"]:.3f}{span}')
+            lines.append(f'  {name:<14}{", ".join(spread)}')
+    elif default and 'train_ratio' in default:
         goal = (GOALS_CUDA if cuda else GOALS)[setting]
         lines.append(f'goals ({DEFAULT_BA2M[setting]} / plain): train <= {goal["train"]} '
                      f'(measured {default["train_ratio"]:.3f}, '

@@ -4,8 +4,11 @@ The features of :mod:`ba2m_mm.visualization.features` are embedded with scikit-l
 ``TSNE`` (PCA init, fixed seed) and plotted per model; each panel also gives the
 silhouette score of the features by class (cosine, computed on the features, not the
 embedding; higher = classes better separated, around 0 = no class structure).
+The images are drawn stratified by class and seeded (:func:`stratified_indices`), not
+the first of the split: annotation lists are often ordered by class.
 """
 import os.path as osp
+import random
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -97,6 +100,70 @@ def plot_tsne(panels: Sequence[Dict],
     return save_png(fig, out)
 
 
+def item_labels(dataset) -> Optional[List[List[int]]]:
+    """Class ids of the items of every sample of ``dataset``: one per image
+    (classification), one per object (detection); from the dataset's
+    ``get_cat_ids`` (mmpretrain's and mmdet's datasets), None without it."""
+    get_cat_ids = getattr(dataset, 'get_cat_ids', None)
+    if get_cat_ids is None:
+        return None
+    return [[int(c) for c in get_cat_ids(i)] for i in range(len(dataset))]
+
+
+def stratified_indices(labels: Sequence[Sequence[int]], max_items: int, seed: int = 0) -> List[int]:
+    """Samples drawn class by class in turn, seeded, until they hold ``max_items`` items.
+
+    The samples of each class (those with an item of the class) are shuffled with
+    ``random.Random(seed)``; the classes, in the order of their ids, give one sample each
+    per turn (a sample drawn already is skipped), so the first draws cover every class
+    and a cut after any number of items keeps the classes balanced.
+
+    Args:
+        labels (Sequence[Sequence[int]]): Class ids of the items of every sample
+            (:func:`item_labels`).
+        max_items (int): Items wanted.
+        seed (int): Seed of the draw. Defaults to 0.
+
+    Returns:
+        list[int]: Indices of the samples, in the order drawn.
+    """
+    rng = random.Random(seed)
+    by_class: Dict[int, List[int]] = {}
+    for index, classes in enumerate(labels):
+        for label in sorted(set(classes)):
+            by_class.setdefault(label, []).append(index)
+    queues = [rng.sample(indices, len(indices)) for _, indices in sorted(by_class.items())]
+    drawn: List[int] = []
+    taken, count = set(), 0
+    while count < max_items and queues:
+        for queue in queues:
+            while queue and queue[-1] in taken:
+                queue.pop()
+            if queue and count < max_items:
+                drawn.append(queue.pop())
+                taken.add(drawn[-1])
+                count += len(labels[drawn[-1]])
+        queues = [q for q in queues if q]
+    return drawn
+
+
+def stratified_loader(loader, max_items: int, seed: int = 0):
+    """A dataloader over the samples of :func:`stratified_indices` (same batch size and
+    collate function, no workers), or ``loader`` itself for a dataset without
+    :func:`item_labels`."""
+    from torch.utils.data import DataLoader, Subset
+    labels = item_labels(loader.dataset)
+    if labels is None:
+        return loader
+    indices = stratified_indices(labels, max_items, seed)
+    return DataLoader(
+        Subset(loader.dataset, indices),
+        batch_size=loader.batch_size,
+        shuffle=False,
+        num_workers=0,
+        collate_fn=loader.collate_fn)
+
+
 def plot_tsne_comparison(runs: Sequence[Tuple[str, str]],
                          out: str,
                          split: str = 'val',
@@ -117,10 +184,11 @@ def plot_tsne_comparison(runs: Sequence[Tuple[str, str]],
         runs (Sequence[tuple[str, str]]): ``(config, checkpoint)`` per panel.
         out (str): PNG to write.
         split (str): Dataloader of the configs to use. Defaults to ``'val'``.
-        max_items (int): At most this many objects/images per model. Defaults to 2000.
+        max_items (int): At most this many objects/images per model, drawn
+            stratified by class (:func:`stratified_indices`). Defaults to 2000.
         batch_size (int): Defaults to 4.
         perplexity (float): t-SNE perplexity. Defaults to 30.
-        seed (int): t-SNE seed. Defaults to 0.
+        seed (int): Seed of the t-SNE and of the draw. Defaults to 0.
         device (str): Defaults to ``'cpu'``.
         cfg_options (dict, optional): Overrides merged into every config.
         titles (Sequence[str], optional): Panel titles. Defaults to the config name and
@@ -130,7 +198,13 @@ def plot_tsne_comparison(runs: Sequence[Tuple[str, str]],
 
     Returns:
         str: ``out``.
+
+    Raises:
+        ValueError: If the items drawn hold fewer than 2 classes.
     """
+    if max_items < 5:
+        raise ValueError(f'max_items (--max-items) must be >= 5 (t-SNE needs at least 5 items), '
+                         f'got {max_items}')
     panels: List[Dict] = []
     classes = None
     for i, (config, checkpoint) in enumerate(runs):
@@ -138,8 +212,15 @@ def plot_tsne_comparison(runs: Sequence[Tuple[str, str]],
         model, loader = build_model_and_loader(config, checkpoint, split, batch_size, cfg_options,
                                                device)
         classes = classes or list(loader.dataset.metainfo.get('classes', []) or []) or None
+        loader = stratified_loader(loader, max_items, seed)
         feats, labels = extract_features(model, loader, max_items, desc=name)
         feats, labels = feats[:max_items], labels[:max_items]
+        found = np.unique(labels).tolist()
+        if len(found) < 2:
+            raise ValueError(
+                f'{name}: {len(labels)} items of split {split!r} (--split) with max_items '
+                f'(--max-items) {max_items} hold {len(found)} class(es) {found}: a t-SNE by '
+                'class needs at least 2; use a split with more classes')
         title = titles[i] if titles else f'{name}\n{osp.basename(checkpoint)}'
         panel = tsne_panel(feats, labels, title, seed, perplexity)
         if verbose:

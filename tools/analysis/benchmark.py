@@ -8,8 +8,8 @@ What each setting and measure is: docs/benchmarks.md and ``ba2m_mm.analysis``.
 
 Examples::
 
-    python tools/analysis/benchmark.py                       # cls + det, ~25 min idle CPU
-    python tools/analysis/benchmark.py --settings cls --rounds 2 --steps 1
+    python tools/analysis/benchmark.py                       # cls + det, about 25 min idle CPU
+    python tools/analysis/benchmark.py --settings cls --rounds 2 --steps 1   # no verdicts
     python tools/analysis/benchmark.py --profile-branches
     python tools/analysis/benchmark.py --device cuda          # cls b32, det-backbone (+ det)
     python tools/analysis/benchmark.py --device cuda --amp

@@ -3,7 +3,8 @@
 Features of the last backbone stage in eval mode: one per ground-truth object
 (RoIAlign over its box) for detection data, one per image for classification data;
 embedded with scikit-learn's TSNE, with each panel's silhouette score by class
-(:func:`ba2m_mm.visualization.plot_tsne_comparison`).
+(:func:`ba2m_mm.visualization.plot_tsne_comparison`). The images are drawn stratified by
+class with ``--seed`` (the same for every model); fewer than 2 classes is an error.
 
 Example::
 
@@ -49,10 +50,12 @@ def parse_args(argv=None):
         '--max-items',
         type=int,
         default=2000,
-        help='at most this many objects/images per model. Default: 2000')
+        help='at most this many objects/images per model, drawn stratified by class (seeded '
+        'with --seed). Default: 2000')
     parser.add_argument('--batch-size', type=int, default=4, help='Default: 4')
     parser.add_argument('--perplexity', type=float, default=30.0, help='Default: 30')
-    parser.add_argument('--seed', type=int, default=0, help='t-SNE seed. Default: 0')
+    parser.add_argument(
+        '--seed', type=int, default=0, help='seed of the t-SNE and of the draw. Default: 0')
     parser.add_argument('--device', default=None, help='Default: cuda if available, else cpu')
     parser.add_argument(
         '--cfg-options',
