@@ -1,5 +1,6 @@
 """CIFAR-10 from the shared JPEG archive: splits, configs, and a few training steps of
 both CPU-budget twins on a slice (no download)."""
+import json
 import os.path as osp
 
 import pytest
@@ -60,13 +61,15 @@ def test_twins_differ_only_in_the_backbone():
         backbone_a.pop('ba2m_cfg')
         backbone_a.pop('ba2m_stages', None)
         assert backbone_a == backbone_b
-        assert a.pop('custom_imports') == dict(imports=['ba2m_mm'], allow_failed_imports=False)
+        assert a['custom_imports'] == dict(
+            imports=['ba2m_mm', 'ba2m_mm.datasets'], allow_failed_imports=False)
         for cfg in (a, b):
             cfg.pop('filename', None)
         assert a == b
     full = Config.fromfile(osp.join(REPO, 'configs', 'resnet18_ba2m_1xb128_cifar10.py'))
     assert full.train_dataloader.batch_size == 128 and full.train_cfg.max_epochs == 200
-    assert full.data_preprocessor.to_rgb  # JPEGs load as BGR
+    assert full.train_dataloader.dataset.type == 'CIFAR10Decoded'
+    assert not full.data_preprocessor.to_rgb  # CIFAR10Decoded gives RGB arrays
     official = Config.fromfile(
         osp.join(REPO, 'configs', 'resnet18_ba2m_1xb128_cifar10_official.py'))
     assert official.train_dataloader.dataset.type == 'CIFAR10'
@@ -74,41 +77,67 @@ def test_twins_differ_only_in_the_backbone():
     assert not official.data_preprocessor.to_rgb
 
 
+def first_losses(log_dir):
+    rows = [json.loads(line) for line in open(osp.join(log_dir, 'vis_data', 'scalars.json'))]
+    return [r['loss'] for r in rows if 'loss' in r]
+
+
 @needs_archive
-@pytest.mark.parametrize('config', ['resnet18_ba2m_cpu_cifar10.py', 'resnet18_cpu_cifar10.py'])
-def test_cpu_configs_train_on_a_slice(cifar_slice, tmp_path, config):
+def test_cpu_twins_train_on_a_slice_from_the_same_start(cifar_slice, tmp_path):
+    """Both CPU-budget twins train 4 steps on a slice. With the same seed they start
+    from the same weights and see the same batches, and BA2M starts as the identity:
+    the first step's loss is the same number in both (it differed before the
+    fair-init change: BA2M's modules drew from torch's generator before the ResNet was
+    initialised). BA2M then leaves the identity, so later losses differ."""
     from ba2m_mm.compare import run_config
     root, _ = cifar_slice
-    cfg = Config.fromfile(osp.join(REPO, 'configs', config))
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[loader].dataset.data_root = root
-        cfg[loader].batch_size = 16
-    cfg.train_dataloader.dataset.indices = 64  # 4 steps of 16 images
-    cfg.train_cfg.max_epochs = 1
-    cfg.param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False)]
-    cfg.work_dir = str(tmp_path / 'work')
-    cfg.randomness = dict(seed=0)
-    result = run_config(cfg, 'val')
-    assert result['iters'] == 4
-    assert 0 <= result['metrics']['accuracy/top1'] <= 100
-    if 'ba2m' in config:
-        assert sorted(result['weight_spread']) == ['layer1', 'layer2', 'layer3', 'layer4']
-        # BA2M starts as the identity: the first batch's weights are all 1
-        assert all(s['w_std_first'] == 0 for s in result['weight_spread'].values())
-    else:
-        assert result['weight_spread'] == {}
-
-
-@needs_archive
-def test_step_time_ratio_side_by_side(cifar_slice):
-    from ba2m_mm.compare.step_time import step_time_ratio
-    root, _ = cifar_slice
-    cfgs = []
+    results = {}
     for config in ('resnet18_ba2m_cpu_cifar10.py', 'resnet18_cpu_cifar10.py'):
         cfg = Config.fromfile(osp.join(REPO, 'configs', config))
-        cfg.train_dataloader.dataset.data_root = root
-        cfg.train_dataloader.batch_size = 8
-        cfgs.append(cfg)
-    r = step_time_ratio(*cfgs, steps=2, warmup=1)
-    assert r['steps'] == 2 and r['time'] > 0 and r['reference_time'] > 0
-    assert r['ratio'] == pytest.approx(r['time'] / r['reference_time'])
+        for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+            cfg[loader].dataset.data_root = root
+            cfg[loader].batch_size = 16
+        cfg.train_dataloader.dataset.indices = 64  # 4 steps of 16 images
+        cfg.train_cfg.max_epochs = 1
+        cfg.param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False)]
+        cfg.default_hooks.logger.interval = 1
+        cfg.work_dir = str(tmp_path / config)
+        cfg.randomness = dict(seed=0)
+        results[config] = run_config(cfg, 'val')
+    ba2m, plain = results['resnet18_ba2m_cpu_cifar10.py'], results['resnet18_cpu_cifar10.py']
+    assert ba2m['iters'] == plain['iters'] == 4
+    loss_ba2m, loss_plain = first_losses(ba2m['log_dir']), first_losses(plain['log_dir'])
+    assert len(loss_ba2m) == len(loss_plain) == 4
+    assert loss_ba2m[0] == loss_plain[0]
+    assert loss_ba2m[1:] != loss_plain[1:]
+    for r in (ba2m, plain):  # 20 validation images: top-1 is a multiple of 5 %
+        assert r['metrics']['accuracy/top1'] / 5 == round(r['metrics']['accuracy/top1'] / 5)
+    assert sorted(ba2m['weight_spread']) == ['layer1', 'layer2', 'layer3', 'layer4']
+    # BA2M starts as the identity: the first batch's weights are all 1
+    assert all(s['w_std_first'] == 0 for s in ba2m['weight_spread'].values())
+    assert plain['weight_spread'] == {}
+
+
+def test_step_time_ratio_is_the_median_of_interleaved_steps(monkeypatch):
+    """The two models' steps alternate (BA2M, plain), the warm-up steps are not
+    counted, and the ratio is that of the medians: with a fake clock in which
+    BA2M's steps cost 50, 50 (warm-up), 3, 3, 9 and plain's 50, 50, 2, 2, 1."""
+    from ba2m_mm.compare import step_time
+    from ba2m_mm.models.layers import BA2M
+    costs = {True: [50, 50, 3, 3, 9], False: [50, 50, 2, 2, 1]}
+    clock, order = [0.0], []
+
+    def fake_step(model, optimizer, data_batch):
+        is_ba2m = any(isinstance(m, BA2M) for m in model.modules())
+        order.append(is_ba2m)
+        clock[0] += costs[is_ba2m][sum(o == is_ba2m for o in order) - 1]
+
+    monkeypatch.setattr(step_time, 'sgd_step', fake_step)
+    monkeypatch.setattr(step_time.time, 'perf_counter', lambda: clock[0])
+    monkeypatch.setattr(step_time, 'train_batches', lambda cfg, seed: iter(range(10)))
+    cfgs = []
+    for config in ('resnet18_ba2m_cpu_cifar10.py', 'resnet18_cpu_cifar10.py'):
+        cfgs.append(Config.fromfile(osp.join(REPO, 'configs', config)))
+    r = step_time.step_time_ratio(*cfgs, steps=3, warmup=2)
+    assert order == [True, False] * 5
+    assert (r['time'], r['reference_time'], r['ratio'], r['steps']) == (3, 2, 1.5, 3)

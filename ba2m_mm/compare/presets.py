@@ -12,6 +12,7 @@ from typing import Dict, Optional
 from mmengine.config import Config
 
 from .experiment import Arm
+from .testbed import strength_study_arms, verdict_arms
 
 PACKAGE = osp.dirname(osp.dirname(osp.abspath(__file__)))  # ba2m_mm/
 REPO = osp.dirname(PACKAGE)  # the checkout; in an installed wheel, site-packages
@@ -122,7 +123,11 @@ def ablation_arms(configs: str) -> list:
 
 
 # 'cifar10-full': the full recipe (200 epochs on 45,000 images), for a GPU.
-PRESET_NAMES = ('cifar10-ablation', 'cifar10-cpu', 'cifar10-full')
+# 'cifar10-testbed': plain, SE, BA2M (its config's strength) and the matched random control
+# (configs/resnet18_*cifar10_testbed.py); 'cifar10-testbed-strength': the strength study
+# (:mod:`.testbed`).
+PRESET_NAMES = ('cifar10-ablation', 'cifar10-cpu', 'cifar10-full', 'cifar10-testbed',
+                'cifar10-testbed-strength')
 
 
 def preset(name: str) -> Dict:
@@ -145,6 +150,10 @@ def preset(name: str) -> Dict:
             Arm('ba2m', osp.join(configs, BA2M_FULL), {}, 'BA2M'),
             Arm('plain', osp.join(configs, PLAIN_FULL), {}, 'plain')
         ]
+    elif name == 'cifar10-testbed':
+        arms = verdict_arms(configs=configs)
+    elif name == 'cifar10-testbed-strength':
+        arms = strength_study_arms(configs=configs)
     else:
         arms = ablation_arms(configs)
     return dict(arms=arms, metric='accuracy/top1', reference='plain', data=dict(kind='cifar10'))

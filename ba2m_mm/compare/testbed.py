@@ -6,18 +6,31 @@ run's spread at every step and stage. A strength is the lr multiplier of BA2M's 
 (gamma, beta), the parameters through which BA2M leaves the identity.
 """
 import os.path as osp
-from typing import List
+from typing import Dict, List, Optional
 
 from .experiment import Arm
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIGS = osp.join(REPO, 'configs')
-TESTBED = {
-    name: osp.join(CONFIGS, f'resnet18_{prefix}cifar10_testbed.py')
-    for name, prefix in (('plain', ''), ('se', 'se_'), ('ba2m', 'ba2m_'), ('random', 'random_'))
-}
 # The strengths of the validation study (lr multipliers of BA2M's branch BN)
 STRENGTHS = (1, 10, 100)
+
+
+def testbed_configs(configs: Optional[str] = None) -> Dict[str, str]:
+    """Config of each twin (plain, se, ba2m, random) in the folder ``configs``
+    (default: :func:`~.presets.config_dir`)."""
+    if configs is None:
+        from .presets import config_dir
+        configs = config_dir()
+    return {
+        name: osp.join(configs, f'resnet18_{prefix}cifar10_testbed.py')
+        for name, prefix in (('plain', ''), ('se', 'se_'), ('ba2m', 'ba2m_'), ('random',
+                                                                               'random_'))
+    }
+
+
+def shipped_strength(configs: Optional[str] = None) -> float:
+    """``ba2m_strength`` of the BA2M testbed config (the one chosen on val)."""
+    from mmengine.config import Config
+    return Config.fromfile(testbed_configs(configs)['ba2m']).ba2m_strength
 
 
 def strength_options(strength: float) -> dict:
@@ -30,31 +43,42 @@ def strength_options(strength: float) -> dict:
     }
 
 
-def ba2m_arms(strength: float, suffix: str = '') -> List[Arm]:
+def ba2m_arms(strength: float, suffix: str = '', configs: Optional[str] = None) -> List[Arm]:
     """The BA2M arm at ``strength`` and its random control (which reads the BA2M
     run of the same seed, so it comes second)."""
+    testbed = testbed_configs(configs)
     ba2m = f'ba2m{suffix}'
     return [
-        Arm(ba2m, TESTBED['ba2m'], strength_options(strength), f'BA2M (strength {strength:g})'),
-        Arm(f'random{suffix}', TESTBED['random'], {
+        Arm(ba2m, testbed['ba2m'], strength_options(strength), f'BA2M (strength {strength:g})'),
+        Arm(f'random{suffix}', testbed['random'], {
             **strength_options(strength), 'custom_hooks.1.source': f'../{ba2m}_seed{{seed}}'
         }, f'random, spread of BA2M strength {strength:g}'),
     ]
 
 
-def strength_study_arms(strengths=STRENGTHS) -> List[Arm]:
+def control_arms(configs: Optional[str] = None) -> List[Arm]:
+    """The plain twin and the positive control (SE)."""
+    testbed = testbed_configs(configs)
+    return [Arm('plain', testbed['plain'], {}, 'plain'), Arm('se', testbed['se'], {}, 'SE')]
+
+
+def strength_study_arms(strengths=STRENGTHS, configs: Optional[str] = None) -> List[Arm]:
     """plain, SE, then BA2M and its matched random control at each strength."""
-    arms = [Arm('plain', TESTBED['plain'], {}, 'plain'), Arm('se', TESTBED['se'], {}, 'SE')]
+    arms = control_arms(configs)
     for s in strengths:
-        arms += ba2m_arms(s, f'_s{s:g}')
+        arms += ba2m_arms(s, f'_s{s:g}', configs)
     return arms
 
 
-def verdict_arms(strength: float) -> List[Arm]:
-    """The final arms: plain, SE, BA2M at the chosen strength, its random control."""
-    return [Arm('plain', TESTBED['plain'], {}, 'plain'), Arm('se', TESTBED['se'], {}, 'SE')] + \
-        ba2m_arms(strength)
+def verdict_arms(strength: Optional[float] = None, configs: Optional[str] = None) -> List[Arm]:
+    """The final arms: plain, SE, BA2M at ``strength`` (default: the BA2M
+    config's, chosen on val) and its random control."""
+    if strength is None:
+        strength = shipped_strength(configs)
+    return control_arms(configs) + ba2m_arms(strength, '', configs)
 
 
-__all__ = ['TESTBED', 'STRENGTHS', 'strength_options', 'ba2m_arms', 'strength_study_arms',
-           'verdict_arms']
+__all__ = [
+    'STRENGTHS', 'testbed_configs', 'shipped_strength', 'strength_options', 'ba2m_arms',
+    'control_arms', 'strength_study_arms', 'verdict_arms'
+]
