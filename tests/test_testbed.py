@@ -98,8 +98,9 @@ def test_squeeze_excitation_in_every_block():
     squeezed = torch.relu(se[0].conv1.conv(x.mean(dim=(2, 3), keepdim=True)))  # (2, 8, 1, 1)
     gate = torch.sigmoid(se[0].conv2.conv(squeezed))  # (2, 16, 1, 1)
     torch.testing.assert_close(se[0](x), x * gate)
-    with pytest.raises(ValueError, match=r'reduction must be an int in \[1, in_channels=16\], '
-                       'got 32'):
+    with pytest.raises(
+            ValueError, match=r'reduction must be an int in \[1, in_channels=16\], '
+            'got 32'):
         SqueezeExcitation(16, reduction=32)
 
 
@@ -117,19 +118,20 @@ def test_matched_spread_hook_follows_the_ba2m_run(tmp_path):
 
     from ba2m_mm.engine import MatchedSpreadHook
     source = tmp_path / 'ba2m_seed7'
-    write_scalars(str(source), [{
-        'step': 1,
-        'ba2m/layer1/log_w_std': 0.0,
-        'ba2m/layer2/log_w_std': 0.0
-    }, {
-        'step': 2,
-        'ba2m/layer1/log_w_std': 0.25,
-        'ba2m/layer2/log_w_std': 0.5
-    }, {
-        'step': 4,
-        'ba2m/layer1/log_w_std': 0.75,
-        'ba2m/layer2/log_w_std': 1.5
-    }])
+    write_scalars(
+        str(source), [{
+            'step': 1,
+            'ba2m/layer1/log_w_std': 0.0,
+            'ba2m/layer2/log_w_std': 0.0
+        }, {
+            'step': 2,
+            'ba2m/layer1/log_w_std': 0.25,
+            'ba2m/layer2/log_w_std': 0.5
+        }, {
+            'step': 4,
+            'ba2m/layer1/log_w_std': 0.75,
+            'ba2m/layer2/log_w_std': 1.5
+        }])
     modules = [RandomBA2M(8, reduction=4, name=n) for n in ('layer1', 'layer2')]
     runner = SimpleNamespace(
         seed=7,
@@ -147,8 +149,10 @@ def test_matched_spread_hook_follows_the_ba2m_run(tmp_path):
     # iteration i uses the spread BA2M logged for it (step i + 1; the last one before gaps)
     assert seen == [(0.0, 0.0), (0.25, 0.5), (0.25, 0.5), (0.75, 1.5), (0.75, 1.5)]
     runner.seed = 8
-    with pytest.raises(FileNotFoundError, match=r'no BA2M run at source=.*ba2m_seed8.*train the '
-                       'BA2M arm of this seed first'):
+    with pytest.raises(
+            FileNotFoundError,
+            match=r'no BA2M run at source=.*ba2m_seed8.*train the '
+            'BA2M arm of this seed first'):
         MatchedSpreadHook('../ba2m_seed{seed}').before_train(runner)
 
 
@@ -157,8 +161,8 @@ def test_weight_hook_logs_the_spread_of_the_log_weights():
     w = torch.softmax(torch.tensor([0.0, 0.5, -0.5, 1.0]), dim=0) * 4
     stats = ba2m_weight_stats(w)
     assert stats['log_w_std'] == pytest.approx(float(w.log().std(correction=0)))
-    assert stats['log_w_std'] == pytest.approx(float(torch.tensor([0.0, 0.5, -0.5, 1.0]).std(
-        correction=0)))
+    assert stats['log_w_std'] == pytest.approx(
+        float(torch.tensor([0.0, 0.5, -0.5, 1.0]).std(correction=0)))
 
 
 def test_channels_last_ba2m_module_matches_contiguous():
@@ -256,8 +260,8 @@ def test_decoded_dataset_prepares_and_caches(tmp_path):
         assert item['img'].dtype == np.uint8 and item['img'].shape == (32, 32, 3)
         path, label = listing[i]
         assert item['gt_label'] == int(label)
-        assert np.array_equal(item['img'], np.asarray(Image.open(osp.join(root, path)).convert(
-            'RGB')))
+        assert np.array_equal(item['img'],
+                              np.asarray(Image.open(osp.join(root, path)).convert('RGB')))
     import glob
     assert len(glob.glob(osp.join(root, 'decoded', 'val-*.npz'))) == 1  # decoded once, cached
     assert len(CIFAR10Decoded(data_root=root, split='test')) == 200
@@ -270,6 +274,7 @@ def test_decoded_dataset_missing_data_says_how_to_prepare_it(tmp_path):
         CIFAR10Decoded(data_root=str(tmp_path / 'data' / 'cifar10'), archive=missing)
     message = str(e.value)
     assert missing in message and 'tar -xzf cifar10-jpeg.tar.gz' in message
-    assert 'make_cifar10_splits' in message and 'resnet18_ba2m_1xb128_cifar10_official.py' in message
+    assert 'make_cifar10_splits' in message
+    assert 'resnet18_ba2m_1xb128_cifar10_official.py' in message
     with pytest.raises(ValueError, match="split must be one of .* got 'dev'"):
         CIFAR10Decoded(data_root=str(tmp_path), split='dev')

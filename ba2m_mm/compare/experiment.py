@@ -12,6 +12,9 @@ from .report import write_report
 from .run import run_config
 from .statistics import paired_difference, summarize
 
+# Weight-spread statistics per stage summarised over seeds (see run.weight_spread)
+SPREAD_KEYS = ('w_std', 'w_std_first', 'w_std_last', 'log_w_std_last', 'w_max')
+
 
 @dataclass
 class Arm:
@@ -252,7 +255,7 @@ class Comparison:
                                     r['weight_spread'][s].get(k, float('nan')) for r in runs
                                     if s in r.get('weight_spread', {})
                                 ])
-                                for k in ('w_std', 'w_std_first', 'w_std_last', 'log_w_std_last', 'w_max')
+                                for k in SPREAD_KEYS
                             }
                             for s in stages
                         }))

@@ -52,8 +52,8 @@ def decode_cifar10_split(data_root: str, split: str, archive: Optional[str] = No
         raise ValueError(f'split must be one of {SPLITS}, got {split!r}')
     meta = osp.join(data_root, 'meta', f'{split}.txt')
     if not osp.isfile(meta):
-        if not osp.isdir(osp.join(data_root, 'train')) and (archive is None
-                                                             or not osp.isfile(archive)):
+        have_archive = archive is not None and osp.isfile(archive)
+        if not osp.isdir(osp.join(data_root, 'train')) and not have_archive:
             raise FileNotFoundError(_missing_data_message(data_root, archive))
         ensure_cifar10_jpeg(data_root, archive)
     with open(meta, 'rb') as f:

@@ -10,8 +10,8 @@ from .sample_attention import SampleAttention, sample_attention
 from .squeeze_excitation import SqueezeExcitation
 
 __all__ = [
-    'BA2M', 'RandomBA2M', 'SqueezeExcitation', 'STATISTICS', 'BRANCHES', 'NORMALIZATIONS', 'GSA_MODES',
-    'ChannelAttention', 'LocalSpatialAttention', 'GlobalSpatialAttention', 'ResponseNorm',
-    'normalised_responses', 'SampleAttention', 'sample_attention', 'batch_weights',
+    'BA2M', 'RandomBA2M', 'SqueezeExcitation', 'STATISTICS', 'BRANCHES', 'NORMALIZATIONS',
+    'GSA_MODES', 'ChannelAttention', 'LocalSpatialAttention', 'GlobalSpatialAttention',
+    'ResponseNorm', 'normalised_responses', 'SampleAttention', 'sample_attention', 'batch_weights',
     'all_gather_with_grad', 'is_distributed', 'sum_over_processes'
 ]
