@@ -2,16 +2,18 @@
 
 Four twins that differ only in the backbone (configs/resnet18_*cifar10_testbed.py): plain,
 SE (the positive control), BA2M at a strength, and the random control matched to that BA2M
-run's spread at every step and stage. A strength is the lr multiplier of BA2M's branch BN
-(gamma, beta), the parameters through which BA2M leaves the identity.
+run's spread at every step and stage. A strength sets how fast SGD moves BA2M's branch BN
+(gamma, beta), the parameters through which BA2M leaves the identity, as BA2M's
+``strength`` argument.
 """
 import os.path as osp
 from typing import Dict, List, Optional
 
 from .experiment import Arm
 
-# The strengths of the validation study (lr multipliers of BA2M's branch BN)
-STRENGTHS = (1, 10, 100)
+# The strengths of the validation study (BA2M's ``strength``: SGD moves its branch BN
+# strength^2 times as fast)
+STRENGTHS = (1, 3, 10)
 
 
 def testbed_configs(configs: Optional[str] = None) -> Dict[str, str]:
@@ -35,12 +37,7 @@ def shipped_strength(configs: Optional[str] = None) -> float:
 
 def strength_options(strength: float) -> dict:
     """cfg-options of a BA2M (or random) testbed arm at ``strength``."""
-    return {
-        'optim_wrapper.paramwise_cfg.custom_keys': {
-            f'ba2m{i}.bn.': dict(lr_mult=strength)
-            for i in range(1, 5)
-        }
-    }
+    return {'model.backbone.ba2m_cfg.strength': strength}
 
 
 def ba2m_arms(strength: float, suffix: str = '', configs: Optional[str] = None) -> List[Arm]:

@@ -73,6 +73,8 @@ class ResponseNorm(nn.Module):
         init_gamma (float): Initial gamma of every branch. 0 makes every
             response beta = 0 at initialisation, hence every SAR equal and
             every BA2M weight exactly 1. Defaults to 1.0 (BN's).
+        strength (float): Applied gamma and beta are ``strength`` times the
+            parameters (:meth:`affine`). Defaults to 1.0.
     """
 
     def __init__(self,
@@ -80,9 +82,11 @@ class ResponseNorm(nn.Module):
                  out_channels: int,
                  momentum: float = 0.1,
                  eps: float = 1e-5,
-                 init_gamma: float = 1.0):
+                 init_gamma: float = 1.0,
+                 strength: float = 1.0):
         super().__init__()
         self.momentum = momentum
+        self.strength = float(strength)
         self.eps = eps
         self.init_gamma = init_gamma
         self.weight = nn.Parameter(torch.full((num_branches, out_channels), float(init_gamma)))
@@ -99,6 +103,18 @@ class ResponseNorm(nn.Module):
     def reset_parameters(self):
         nn.init.constant_(self.weight, self.init_gamma)
         nn.init.zeros_(self.bias)
+
+    def affine(self) -> tuple:
+        """gamma and beta as applied: ``strength`` times the parameters (B, C) each.
+
+        The parameters hold gamma / strength and beta / strength: with SGD their
+        updates move the applied gamma and beta strength^2 times as fast (as an lr
+        multiplier of strength^2 would, but under any lr schedule), the same
+        function class and the same start (gamma = 0: the identity).
+        """
+        if self.strength == 1:
+            return self.weight, self.bias
+        return self.weight * self.strength, self.bias * self.strength
 
     def running_rstd(self) -> torch.Tensor:
         """1 / sqrt(max(running_var, eps)), shape (B, C)."""
@@ -123,8 +139,8 @@ class ResponseNorm(nn.Module):
         if mean is None:
             mean, rstd = self.running_mean, self.running_rstd()
         with torch.autocast(pooled.device.type, enabled=False):
-            return normalised_responses(pooled.float(), weight.float(), self.weight, self.bias,
-                                        mean, rstd)[0]
+            return normalised_responses(pooled.float(), weight.float(), *self.affine(), mean,
+                                        rstd)[0]
 
     @torch.no_grad()
     def batch_moments(self,

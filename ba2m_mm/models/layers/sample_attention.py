@@ -70,5 +70,5 @@ def sample_attention(norm: ResponseNorm,
     with torch.autocast(pooled.device.type, enabled=False):
         if mean is None:
             mean, rstd = norm.running_mean, norm.running_rstd()
-        return SampleAttention.apply(norm.weight, norm.bias, mean, rstd, pooled, weight,
+        return SampleAttention.apply(*norm.affine(), mean, rstd, pooled, weight,
                                      norm.channel_mean)
