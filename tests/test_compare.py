@@ -95,6 +95,38 @@ def test_report_shows_diverged_seeds(tmp_path):
     assert '1: diverged (arm)' in render_table(json_path, 'differences')
 
 
+def test_a_run_that_raises_non_finite_is_recorded_as_diverged(tmp_path):
+    """BA2M's non-finite check stops a diverging run with a ValueError: the
+    comparison records it (NaN metric, the message) and goes on; other errors
+    still stop it."""
+
+    def run(cfg, evaluate):
+        if cfg.model == 'ba2m' and cfg.randomness['seed'] == 1:
+            raise ValueError('BA2M (layer2): non-finite sample attention (SAR) values')
+        return fake_run(cfg, evaluate)
+
+    arms = [Arm('ba2m', 'a.py', {'x': 1}, 'BA2M'), Arm('plain', 'b.py')]
+    report = Comparison(
+        arms, [0, 1, 2],
+        str(tmp_path),
+        'accuracy/top1',
+        reference='plain',
+        make_config=make_config,
+        run=run).run()
+    (diverged, ) = [r for r in report['results'] if r.get('diverged')]
+    assert (diverged['arm'], diverged['seed']) == ('ba2m', 1)
+    assert 'non-finite sample attention' in diverged['diverged']
+    assert report['summary'][0]['metrics']['accuracy/top1']['diverged'] == 1
+    assert len(report['results']) == 6
+
+    def broken(cfg, evaluate):
+        raise ValueError('bad config')
+
+    with pytest.raises(ValueError, match='bad config'):
+        Comparison(arms, [0], str(tmp_path / 'b'), 'accuracy/top1', make_config=make_config,
+                   run=broken).run()
+
+
 def fake_run(cfg, evaluate):
     """Metric = seed / 100 (+ 0.01 for the BA2M arm): known paired differences."""
     bonus = 0.01 if cfg.model == 'ba2m' else 0.0

@@ -65,27 +65,35 @@ def test_testbed_twins_differ_only_in_the_backbone():
         for key in ('train_dataloader', 'val_dataloader', 'test_dataloader', 'param_scheduler',
                     'train_cfg', 'randomness', 'data_preprocessor'):
             assert cfg.get(key) == plain.get(key), (arm, key)
-        optimizer = cfg['optim_wrapper']['optimizer']
-        assert optimizer == plain['optim_wrapper']['optimizer']
+        assert cfg['optim_wrapper'] == plain['optim_wrapper'], arm
     ba2m = Config.fromfile(TESTBED['ba2m_'])
-    keys = ba2m.optim_wrapper.paramwise_cfg.custom_keys
-    assert sorted(keys) == [f'ba2m{i}.bn.' for i in range(1, 5)]
-    assert all(v == dict(lr_mult=ba2m.ba2m_strength) for v in keys.values())
+    assert ba2m.model.backbone.ba2m_cfg == dict(reduction=4, strength=ba2m.ba2m_strength)
     random = Config.fromfile(TESTBED['random_'])
     assert random.model.backbone.ba2m_cfg.type == 'RandomBA2M'
     assert random.custom_hooks[1] == dict(type='MatchedSpreadHook', source='../ba2m_seed{seed}')
 
 
-def test_strength_multiplies_the_lr_of_ba2m_bn_only():
-    from mmengine.optim import build_optim_wrapper
-    cfg = Config.fromfile(TESTBED['ba2m_'])
-    model = build_classifier(TESTBED['ba2m_'])
-    wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
-    lr = {id(p): g['lr'] for g in wrapper.optimizer.param_groups for p in g['params']}
-    names = dict(model.named_parameters())
-    boosted = sorted(n for n, p in names.items() if lr[id(p)] != cfg.optim_wrapper.optimizer.lr)
-    assert boosted == [f'backbone.ba2m{i}.bn.{w}' for i in range(1, 5) for w in ('bias', 'weight')]
-    assert all(lr[id(names[n])] == pytest.approx(0.4 * cfg.ba2m_strength) for n in boosted)
+def test_strength_is_an_lr_multiplier_of_its_square():
+    """One SGD step of BA2M at strength s moves the applied gamma and beta of its
+    branch BN as one step at strength 1 with s^2 times the learning rate, from the
+    same start (the identity), and leaves every other parameter's step unchanged."""
+    x = torch.rand(8, 16, 5, 5) * torch.rand(8, 1, 1, 1)
+    target = torch.linspace(-1, 1, 8).view(8, 1, 1, 1)
+    applied = {}
+    for strength, lr in ((3.0, 0.01), (1.0, 0.09)):
+        torch.manual_seed(0)
+        m = BA2M(16, reduction=4, strength=strength).train()
+        m.init_weights()
+        assert torch.equal(m(x), x)  # the identity at the start, whatever the strength
+        optimizer = torch.optim.SGD(m.bn.parameters(), lr=lr)
+        m.bn.weight.data.fill_(0.1 / strength)  # applied gamma 0.1 in both
+        (m(x) * target).sum().backward()
+        optimizer.step()
+        applied[strength] = [t.detach() for t in m.bn.affine()]
+    for a, b in zip(applied[3.0], applied[1.0]):
+        torch.testing.assert_close(a, b)
+    with pytest.raises(ValueError, match=r'strength must be a number in \(0, 100\], got 0'):
+        BA2M(16, reduction=4, strength=0)
 
 
 def test_squeeze_excitation_in_every_block():

@@ -61,6 +61,21 @@ def default_config(arm: Arm,
     return cfg
 
 
+def diverged_result(metrics: Sequence[str], message: str) -> Dict:
+    """The record of a run that diverged (non-finite values): NaN metrics, which
+    the summaries report as diverged (never dropped silently), and the error."""
+    nan = float('nan')
+    return dict(
+        metrics={m: nan
+                 for m in metrics},
+        diverged=message[:500],
+        train_time=nan,
+        eval_time=nan,
+        iters=0,
+        step_time=nan,
+        weight_spread={})
+
+
 class Comparison:
     """Train every arm once per seed (and group), evaluate, and report.
 
@@ -191,7 +206,13 @@ class Comparison:
                 flush=True)
             work_dir = self.work_dir(arm, seed, group)
             cfg = self.make_config(arm, seed, work_dir, group)
-            result = self._run(cfg, self.evaluate)
+            try:
+                result = self._run(cfg, self.evaluate)
+            except ValueError as e:  # BA2M's non-finite check: the run diverged
+                if 'non-finite' not in str(e):
+                    raise
+                print(f'[compare] {arm.name} seed {seed} diverged: {str(e)[:200]}', flush=True)
+                result = diverged_result(self.metrics, str(e))
             result.update(
                 spec=self.spec(arm, seed, group),
                 arm=arm.name,
