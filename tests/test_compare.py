@@ -123,8 +123,9 @@ def test_a_run_that_raises_non_finite_is_recorded_as_diverged(tmp_path):
         raise ValueError('bad config')
 
     with pytest.raises(ValueError, match='bad config'):
-        Comparison(arms, [0], str(tmp_path / 'b'), 'accuracy/top1', make_config=make_config,
-                   run=broken).run()
+        Comparison(
+            arms, [0], str(tmp_path / 'b'), 'accuracy/top1', make_config=make_config,
+            run=broken).run()
 
 
 def fake_run(cfg, evaluate):

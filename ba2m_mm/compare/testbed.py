@@ -24,8 +24,7 @@ def testbed_configs(configs: Optional[str] = None) -> Dict[str, str]:
         configs = config_dir()
     return {
         name: osp.join(configs, f'resnet18_{prefix}cifar10_testbed.py')
-        for name, prefix in (('plain', ''), ('se', 'se_'), ('ba2m', 'ba2m_'), ('random',
-                                                                               'random_'))
+        for name, prefix in (('plain', ''), ('se', 'se_'), ('ba2m', 'ba2m_'), ('random', 'random_'))
     }
 
 

@@ -186,8 +186,8 @@ class BA2M(BaseModule):
                 f'BA2M{where}: statistics must be one of {STATISTICS}, got {statistics!r}')
         if not isinstance(zero_init, bool):
             raise ValueError(f'BA2M{where}: zero_init must be a bool, got {zero_init!r}')
-        if not isinstance(strength, (int, float)) or isinstance(strength, bool) or not (
-                0 < strength <= 100):
+        if not isinstance(strength,
+                          (int, float)) or isinstance(strength, bool) or not (0 < strength <= 100):
             raise ValueError(f'BA2M{where}: strength must be a number in (0, 100], got '
                              f'{strength!r}')
         if not isinstance(finite_check_interval, int) or finite_check_interval < 1:

@@ -70,5 +70,4 @@ def sample_attention(norm: ResponseNorm,
     with torch.autocast(pooled.device.type, enabled=False):
         if mean is None:
             mean, rstd = norm.running_mean, norm.running_rstd()
-        return SampleAttention.apply(*norm.affine(), mean, rstd, pooled, weight,
-                                     norm.channel_mean)
+        return SampleAttention.apply(*norm.affine(), mean, rstd, pooled, weight, norm.channel_mean)
