@@ -1,26 +1,31 @@
 """ba2m_mm: the Batch Aware Attention Module (BA2M) for mmdet and mmpretrain.
 
-``import ba2m_mm`` registers everything: ``BA2M`` in mmengine's root ``MODELS`` (found
-from every scope), ``BA2MResNet`` and the other ``BA2M*`` backbones (``BA2MResNeXt``,
-``BA2MMobileNetV2``, ...) in ``mmdet.registry.MODELS`` and ``mmpretrain.registry.MODELS``
-(whichever are installed), ``BA2MWeightHook``, ``AtomicCheckpointHook`` and
-``CheckpointCheckHook`` in mmengine's ``HOOKS``, and the CPU launch helpers
-``CPUDistributedDataParallel`` (``MODEL_WRAPPERS``) and ``CPUAmpOptimWrapper``
-(``OPTIM_WRAPPERS``). It also makes mmengine load every checkpoint safely
-(``ba2m_mm/checkpoint/``: ``torch.load(..., weights_only=True)`` with an allow-list), and lets
-mmengine resolve ``_base_ = 'ba2m_mm::ba2m/<config>.py'`` (see
-:mod:`ba2m_mm.config_inheritance`).
+``import ba2m_mm`` registers classes, and changes nothing else in the process:
 
-First of all, before anything imports torch, it sets the thread policy
-(``OMP_WAIT_POLICY=PASSIVE`` unless set; :mod:`ba2m_mm.thread_policy`).
+- ``BA2M`` (and ``RandomBA2M``, ``SqueezeExcitation``) in mmengine's root ``MODELS``
+  (found from every scope); ``BA2MResNet`` and the other ``BA2M*`` backbones
+  (``BA2MResNeXt``, ``BA2MMobileNetV2``, ...) in ``mmdet.registry.MODELS`` and
+  ``mmpretrain.registry.MODELS`` (whichever are installed): ``ba2m_mm/models/``;
+- the hooks a config may name, in mmengine's ``HOOKS``: ``BA2MWeightHook``,
+  ``ChannelsLastHook``, ``MatchedSpreadHook``, ``AtomicCheckpointHook``,
+  ``CheckpointCheckHook``: ``ba2m_mm/engine/hooks/``;
+- ``ba2m_mm`` in mmengine's table of packages that carry configs, so that
+  ``_base_ = 'ba2m_mm::ba2m/<config>.py'`` resolves after ``import ba2m_mm``: mmengine
+  refuses ``package::`` for every package not in that table, and has no other way to
+  add one (:mod:`ba2m_mm.config_inheritance`; the entry is added only if missing).
+
+The run infrastructure (``launch``, ``checkpoint``), the comparison and analysis code, the
+plots and the data sets are imported by our tools, not by ``import ba2m_mm``. What the
+tools change in their process, the thread policy (``OMP_WAIT_POLICY=PASSIVE``) and safe
+checkpoint loading in mmengine, is the opt-in :func:`setup_runtime`
+(:mod:`ba2m_mm.runtime`).
 """
-from .thread_policy import apply_thread_policy
-
-apply_thread_policy()  # before torch is imported: OpenMP reads the policy once, at load
-
-from .config_inheritance import register_config_package  # noqa: E402
-from .version import __version__  # noqa: F401,E402
+from .config_inheritance import register_config_package
+from .runtime import setup_runtime
+from .version import __version__
 
 register_config_package()
 
-from . import checkpoint, engine, launch, models  # noqa: F401,E402  isort:skip
+from . import engine, models  # noqa: F401,E402  isort:skip
+
+__all__ = ['__version__', 'setup_runtime']

@@ -75,15 +75,6 @@ INSIDE = [n for n in NAMES if VARIANTS[n][6]]
 WITH_NORM_EVAL = [n for n in NAMES if n != 'densenet']  # upstream DenseNet has no norm_eval
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    """Tiny tensors: one intra-op thread is fastest and does not fight other processes."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(autouse=True)
 def seed():
     torch.manual_seed(0)

@@ -20,11 +20,14 @@ import torch
 from mmengine.runner import load_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader
 
-import ba2m_mm  # noqa: F401  registers the safe loaders in mmengine
+import ba2m_mm
 from ba2m_mm.checkpoint import (UNSAFE_LOAD_ENV, InvalidCheckpointError, UnsafeCheckpointError,
                                 load_checkpoint_file, refused_globals)
-from ba2m_mm.checkpoint.mmengine_schemes import (load_from_http_safely, load_from_local_safely,
+from ba2m_mm.checkpoint.mmengine_schemes import (UnsupportedCheckpointSource, load_from_http_safely,
+                                                 load_from_local_safely,
                                                  load_from_torchvision_safely)
+
+ba2m_mm.setup_runtime()  # registers the safe loaders in mmengine, as every tool does
 
 _HERE = osp.dirname(osp.abspath(__file__))
 
@@ -203,6 +206,26 @@ def test_mmengine_load_checkpoint_local(malicious):
     with pytest.raises(UnsafeCheckpointError) as info:
         load_checkpoint(torch.nn.Linear(2, 2), path)
     assert_refused(info, path)
+
+
+@pytest.mark.parametrize('source', [
+    'open-mmlab://resnet50_caffe', 'openmmlab://resnet50_caffe', 'mmcls://resnet50',
+    's3://bucket/evil.pth', 'petrel://bucket/evil.pth', 'cluster:s3://bucket/evil.pth',
+    'pavi://evil'
+])
+def test_other_mmengine_prefixes_are_refused(source, monkeypatch):
+    """No safe loader for them: refused before anything is read, naming the source."""
+    monkeypatch.delenv(UNSAFE_LOAD_ENV, raising=False)
+    with pytest.raises(UnsupportedCheckpointSource, match=source.replace('.', r'\.')):
+        load_checkpoint(torch.nn.Linear(2, 2), source)
+
+
+def test_other_mmengine_prefixes_use_mmengine_with_the_opt_in(monkeypatch):
+    """``--unsafe-load`` hands them to mmengine's own loader (here: its pavi error)."""
+    monkeypatch.setenv(UNSAFE_LOAD_ENV, '1')
+    monkeypatch.setitem(sys.modules, 'pavi', None)  # as if not installed
+    with pytest.raises(ImportError, match='pavi'):
+        load_checkpoint(torch.nn.Linear(2, 2), 'pavi://evil')
 
 
 def test_mmengine_load_checkpoint_https_and_torchvision(malicious, tmp_path, monkeypatch):

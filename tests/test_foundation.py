@@ -31,14 +31,15 @@ def test_mmcv_has_compiled_ops():
 
 
 def test_mmengine_checkpoints_load_through_the_safe_loader(tmp_path):
-    """``import ba2m_mm`` makes mmengine load checkpoints with weights_only=True and the
-    allow-list (a HistoryBuffer, as in every Runner checkpoint, is on it)."""
+    """``ba2m_mm.setup_runtime()`` makes mmengine load checkpoints with weights_only=True
+    and the allow-list (a HistoryBuffer, as in every Runner checkpoint, is on it)."""
     import torch
     from mmengine.logging import HistoryBuffer
     from mmengine.runner import load_checkpoint
     from mmengine.runner.checkpoint import CheckpointLoader
 
-    import ba2m_mm  # noqa: F401
+    import ba2m_mm
+    ba2m_mm.setup_runtime()
     path = tmp_path / 'ckpt.pth'
     layer = torch.nn.Linear(2, 2)
     buffer = HistoryBuffer()

@@ -19,9 +19,13 @@ Examples:
         --out-dir work_dirs/ab
 """
 import argparse
+import os
 import os.path as osp
 
-import ba2m_mm  # noqa: F401  first: sets the thread policy before torch is imported
+if 'OMP_WAIT_POLICY' not in os.environ:  # the thread policy, before torch loads OpenMP
+    os.environ['OMP_WAIT_POLICY'] = 'PASSIVE'  # (ba2m_mm.thread_policy.THREAD_ENV)
+
+import ba2m_mm  # registers the models and hooks
 
 # isort: split
 import torch
@@ -131,6 +135,7 @@ def build_comparison(args) -> Comparison:
 
 
 def main(argv=None):
+    ba2m_mm.setup_runtime()  # thread policy, safe checkpoint loading
     args = parse_args(argv)
     torch.set_num_threads(args.threads)  # before any work: a fixed reduction order
     if args.merge:

@@ -16,7 +16,10 @@ import hashlib
 import os
 from typing import Sequence
 
-import ba2m_mm  # noqa: F401  first: sets the thread policy before torch is imported
+if 'OMP_WAIT_POLICY' not in os.environ:  # the thread policy, before torch loads OpenMP
+    os.environ['OMP_WAIT_POLICY'] = 'PASSIVE'  # (ba2m_mm.thread_policy.THREAD_ENV)
+
+import ba2m_mm  # registers the models and hooks
 
 # isort: split
 import torch
@@ -74,6 +77,7 @@ def publish_model(in_file: str, out_file: str, save_keys: Sequence[str] = SAVE_K
 
 
 def main():
+    ba2m_mm.setup_runtime()  # thread policy, safe checkpoint loading
     args = parse_args()
     print(publish_model(args.in_file, args.out_file, args.save_keys))
 

@@ -13,8 +13,12 @@ Example::
     bash tools/dist_test.sh configs/mask_rcnn_r50_ba2m_2x_coco.py epoch_24.pth 8 --out r.pkl
 """
 import argparse
+import os
 
-import ba2m_mm  # noqa: F401  registers BA2M, BA2MResNet, hooks
+if 'OMP_WAIT_POLICY' not in os.environ:  # the thread policy, before torch loads OpenMP
+    os.environ['OMP_WAIT_POLICY'] = 'PASSIVE'  # (ba2m_mm.thread_policy.THREAD_ENV)
+
+import ba2m_mm  # registers the models and hooks
 from ba2m_mm.launch import (add_dump_metric, add_runner_args, build_runner, check_tested_checkpoint,
                             enable_visualization, load_config, parse_runner_args,
                             register_scope_modules, set_test_checkpoint, setup_cpu_distributed,
@@ -39,6 +43,7 @@ def parse_args():
 
 
 def main():
+    ba2m_mm.setup_runtime()  # thread policy, safe checkpoint loading
     args = parse_args()
     cfg = load_config(args)
     set_test_checkpoint(cfg, args.checkpoint)

@@ -23,8 +23,12 @@ Example::
     bash tools/dist_train.sh configs/mask_rcnn_r50_ba2m_2x_coco.py 8 --resume
 """
 import argparse
+import os
 
-import ba2m_mm  # noqa: F401  registers BA2M, BA2MResNet, hooks
+if 'OMP_WAIT_POLICY' not in os.environ:  # the thread policy, before torch loads OpenMP
+    os.environ['OMP_WAIT_POLICY'] = 'PASSIVE'  # (ba2m_mm.thread_policy.THREAD_ENV)
+
+import ba2m_mm  # registers the models and hooks
 from ba2m_mm.launch import (add_runner_args, auto_scale_lr, build_runner, check_pretrained_paths,
                             check_resumed_checkpoint, enable_amp, load_config, parse_runner_args,
                             register_scope_modules, set_resume, setup_cpu_distributed,
@@ -53,6 +57,7 @@ def parse_args():
 
 
 def main():
+    ba2m_mm.setup_runtime()  # thread policy, safe checkpoint loading
     args = parse_args()
     cfg = load_config(args)
     register_scope_modules(cfg)

@@ -8,11 +8,11 @@
 - ``validate.py``: :class:`InvalidCheckpointError` for files that are not a dict, hold no
   state dict, do not fit the model or cannot be resumed from;
 - ``load_weights.py``: :func:`load_weights` into a model, for tools that build one;
-- ``mmengine_schemes.py``: the same loader for every ``CheckpointLoader`` prefix mmengine
-  knows (local, http(s), torchvision://, open-mmlab://, ...), registered on import, so the
+- ``mmengine_schemes.py``: :func:`register_safe_loaders`, the same loader in mmengine's
+  ``CheckpointLoader`` (local, http(s), torchvision://; the other prefixes refused), so the
   Runner's ``load_from``/``resume`` and ``init_cfg`` pretrained weights load safely.
+  :func:`ba2m_mm.setup_runtime` calls it; importing this package registers nothing.
 """
-from . import mmengine_schemes  # noqa: F401  registers the loaders in mmengine
 from .load_weights import load_weights
 from .safe_load import (UnsafeCheckpointError, checkpoint_source, load_checkpoint_file,
                         refused_globals)

@@ -1,37 +1,35 @@
 """Safe loading for every checkpoint mmengine loads, through its ``CheckpointLoader``.
 
 mmengine reads checkpoints with ``CheckpointLoader``, which picks a loader by the path's
-prefix: local paths, ``http(s)://``, ``torchvision://``, ``open-mmlab://``, ``mmcls://``,
-``s3://``/``petrel://``, ``pavi://``. Its own loaders call ``torch.load(...,
-weights_only=False)``. Importing this module (``import ba2m_mm`` does) registers, with
-``force=True``, a loader for each of those prefixes that resolves the path exactly as
-mmengine's does and then reads the file with
-:func:`~ba2m_mm.checkpoint.safe_load.load_checkpoint_file`. So the Runner's ``load_from``
-and ``resume``, ``init_cfg=dict(type='Pretrained', ...)`` and
-``mmengine.runner.load_checkpoint`` all load safely, also in mmdet's and mmpretrain's own
-tools when a config has ``custom_imports=dict(imports=['ba2m_mm'])``.
+prefix. Its own loaders call ``torch.load(..., weights_only=False)``.
+:func:`register_safe_loaders` (called by :func:`ba2m_mm.setup_runtime`, not by ``import
+ba2m_mm``) registers, with ``force=True``, loaders that resolve the path exactly as
+mmengine's do and then read the file with
+:func:`~ba2m_mm.checkpoint.safe_load.load_checkpoint_file`, for local paths,
+``http(s)://`` and ``torchvision://``/``modelzoo://``. So the Runner's ``load_from`` and
+``resume``, ``init_cfg=dict(type='Pretrained', ...)`` and
+``mmengine.runner.load_checkpoint`` all load safely. Every loader also checks that the file
+holds a dict with model weights (:func:`~ba2m_mm.checkpoint.validate.state_dict_of`).
 
-Every loader also checks that the file holds a dict with model weights
-(:func:`~ba2m_mm.checkpoint.validate.state_dict_of`).
+The other prefixes mmengine knows (``open-mmlab://``, ``mmcls://``, ``s3://``/
+``petrel://``, ``pavi://``) are refused with :class:`UnsupportedCheckpointSource` (download
+the file and pass its path), unless unsafe loading is opted in (``--unsafe-load``,
+``BA2M_MM_UNSAFE_LOAD=1``): then mmengine's own loader reads them.
 """
-import io
 import logging
 import os
 import os.path as osp
-from tempfile import TemporaryDirectory
 from typing import Optional
 from urllib.parse import urlparse
 
 import torch
 from mmengine.dist import get_dist_info
-from mmengine.fileio import get_file_backend
 from mmengine.logging import print_log
-from mmengine.runner.checkpoint import (CheckpointLoader, _get_mmengine_home,
-                                        _process_mmcls_checkpoint, get_deprecated_model_names,
-                                        get_external_models, get_mmcls_models,
-                                        get_torchvision_models)
+from mmengine.runner import checkpoint as mmengine_checkpoint
+from mmengine.runner.checkpoint import CheckpointLoader, get_torchvision_models
 
 from .safe_load import load_checkpoint_file
+from .unsafe_opt_in import UNSAFE_LOAD_ENV, unsafe_load_allowed
 from .validate import state_dict_of
 
 
@@ -40,7 +38,6 @@ def _checked(checkpoint, name: str) -> dict:
     return checkpoint
 
 
-@CheckpointLoader.register_scheme(prefixes='', force=True)
 def load_from_local_safely(filename: str, map_location=None) -> dict:
     """A local file (mmengine's ``load_from_local``, loaded safely)."""
     filename = osp.expanduser(filename)
@@ -60,7 +57,6 @@ def _download(url: str, model_dir: Optional[str], progress: bool) -> str:
     return cached
 
 
-@CheckpointLoader.register_scheme(prefixes=('http://', 'https://'), force=True)
 def load_from_http_safely(filename: str,
                           map_location=None,
                           model_dir: Optional[str] = None,
@@ -78,7 +74,6 @@ def load_from_http_safely(filename: str,
     return _checked(load_checkpoint_file(cached, map_location, name=name), name)
 
 
-@CheckpointLoader.register_scheme(prefixes=('modelzoo://', 'torchvision://'), force=True)
 def load_from_torchvision_safely(filename: str, map_location=None) -> dict:
     """``torchvision://NAME`` (and the deprecated ``modelzoo://NAME``)."""
     model_urls = get_torchvision_models()
@@ -93,48 +88,41 @@ def load_from_torchvision_safely(filename: str, map_location=None) -> dict:
     return load_from_http_safely(model_urls[model_name], map_location=map_location)
 
 
-@CheckpointLoader.register_scheme(prefixes=('open-mmlab://', 'openmmlab://'), force=True)
-def load_from_openmmlab_safely(filename: str, map_location=None) -> dict:
-    """``open-mmlab://NAME``: a URL or a file in mmengine's home, from mmengine's table."""
-    prefix = 'open-mmlab://' if filename.startswith('open-mmlab://') else 'openmmlab://'
-    model_name = filename[len(prefix):]
-    deprecated = get_deprecated_model_names()
-    if model_name in deprecated:
-        print_log(
-            f'{prefix}{model_name} is deprecated in favor of {prefix}{deprecated[model_name]}',
-            logger='current',
-            level=logging.WARNING)
-        model_name = deprecated[model_name]
-    model_url = get_external_models()[model_name]
-    if model_url.startswith(('http://', 'https://')):
-        return load_from_http_safely(model_url, map_location=map_location)
-    return load_from_local_safely(osp.join(_get_mmengine_home(), model_url), map_location)
+class UnsupportedCheckpointSource(ValueError):
+    """A checkpoint prefix that ba2m_mm cannot load safely (see the module's doc)."""
 
 
-@CheckpointLoader.register_scheme(prefixes='mmcls://', force=True)
-def load_from_mmcls_safely(filename: str, map_location=None) -> dict:
-    """``mmcls://NAME``: mmcls's model zoo, keys converted as mmengine does."""
-    model_url = get_mmcls_models()[filename[len('mmcls://'):]]
-    return _process_mmcls_checkpoint(load_from_http_safely(model_url, map_location=map_location))
+#: The prefixes refused without the unsafe opt-in, with mmengine's loader for each.
+REFUSED_PREFIXES = {
+    ('open-mmlab://', 'openmmlab://'): 'load_from_openmmlab',
+    'mmcls://': 'load_from_mmcls',
+    (r'(\S+\:)?s3://', r'(\S+\:)?petrel://'): 'load_from_ceph',
+    'pavi://': 'load_from_pavi',
+}
 
 
-@CheckpointLoader.register_scheme(prefixes=[r'(\S+\:)?s3://', r'(\S+\:)?petrel://'], force=True)
-def load_from_ceph_safely(filename: str, map_location=None, backend: str = 'petrel') -> dict:
-    """``s3://`` and ``petrel://``: the bytes through mmengine's file backend."""
-    file_backend = get_file_backend(filename, backend_args={'backend': backend})
-    with io.BytesIO(file_backend.get(filename)) as buffer:
-        return _checked(load_checkpoint_file(buffer, map_location, name=filename), filename)
+def _refusing_loader(mmengine_loader: str):
+
+    def load_refused_source(filename: str, map_location=None, *args, **kwargs) -> dict:
+        """Refused: ba2m_mm loads only local, http(s):// and torchvision:// safely."""
+        if unsafe_load_allowed():
+            loader = getattr(mmengine_checkpoint, mmengine_loader)
+            return loader(filename, map_location, *args, **kwargs)
+        raise UnsupportedCheckpointSource(
+            f'{filename}: ba2m_mm loads checkpoints safely only from a local path, '
+            'http(s):// or torchvision://. Download the file and pass its path, or opt in '
+            f'to unsafe loading for a trusted file (--unsafe-load, {UNSAFE_LOAD_ENV}=1).')
+
+    return load_refused_source
 
 
-@CheckpointLoader.register_scheme(prefixes='pavi://', force=True)
-def load_from_pavi_safely(filename: str, map_location=None) -> dict:
-    """``pavi://``: downloaded with pavi's modelcloud to a temporary directory."""
-    try:
-        from pavi import modelcloud
-    except ImportError:
-        raise ImportError('Please install pavi to load checkpoint from modelcloud.')
-    model = modelcloud.get(filename[len('pavi://'):])
-    with TemporaryDirectory() as tmp_dir:
-        downloaded = osp.join(tmp_dir, model.name)
-        model.download(downloaded)
-        return _checked(load_checkpoint_file(downloaded, map_location, name=filename), filename)
+def register_safe_loaders() -> None:
+    """Register the safe loaders (and the refusing ones) in mmengine's
+    ``CheckpointLoader`` (idempotent)."""
+    register = CheckpointLoader.register_scheme
+    register(prefixes='', loader=load_from_local_safely, force=True)
+    register(prefixes=('http://', 'https://'), loader=load_from_http_safely, force=True)
+    register(
+        prefixes=('modelzoo://', 'torchvision://'), loader=load_from_torchvision_safely, force=True)
+    for prefixes, mmengine_loader in REFUSED_PREFIXES.items():
+        register(prefixes=prefixes, loader=_refusing_loader(mmengine_loader), force=True)

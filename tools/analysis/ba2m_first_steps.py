@@ -13,8 +13,12 @@ Example::
         --cfg-options model.backbone.ba2m_cfg.zero_init=False
 """
 import argparse
+import os
 
-import ba2m_mm  # noqa: F401  first: sets the thread policy before torch is imported
+if 'OMP_WAIT_POLICY' not in os.environ:  # the thread policy, before torch loads OpenMP
+    os.environ['OMP_WAIT_POLICY'] = 'PASSIVE'  # (ba2m_mm.thread_policy.THREAD_ENV)
+
+import ba2m_mm  # registers the models and hooks
 
 # isort: split
 import torch
@@ -40,6 +44,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
+    ba2m_mm.setup_runtime()  # thread policy, safe checkpoint loading
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     cfg = Config.fromfile(args.config)

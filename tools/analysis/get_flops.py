@@ -20,10 +20,14 @@ Examples::
     python tools/analysis/get_flops.py --paper-table --paper-settings cls light
 """
 import argparse
+import os
 import os.path as osp
 import sys
 
-import ba2m_mm  # noqa: F401  first: sets the thread policy before torch is imported
+if 'OMP_WAIT_POLICY' not in os.environ:  # the thread policy, before torch loads OpenMP
+    os.environ['OMP_WAIT_POLICY'] = 'PASSIVE'  # (ba2m_mm.thread_policy.THREAD_ENV)
+
+import ba2m_mm  # registers the models and hooks
 
 # isort: split
 from mmengine.config import Config, DictAction
@@ -82,6 +86,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
+    ba2m_mm.setup_runtime()  # thread policy, safe checkpoint loading
     args = parse_args(argv)
     if args.paper_table:
         rows = paper_table(args.paper_settings, args.train_batch)

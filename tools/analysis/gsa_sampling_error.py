@@ -15,8 +15,12 @@ Example::
     python tools/analysis/gsa_sampling_error.py --channels 512 --size 100 168 --samples 64 256 1024
 """
 import argparse
+import os
 
-import ba2m_mm  # noqa: F401  first: sets the thread policy before torch is imported
+if 'OMP_WAIT_POLICY' not in os.environ:  # the thread policy, before torch loads OpenMP
+    os.environ['OMP_WAIT_POLICY'] = 'PASSIVE'  # (ba2m_mm.thread_policy.THREAD_ENV)
+
+import ba2m_mm  # registers the models and hooks
 
 # isort: split
 import torch
@@ -74,6 +78,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
+    ba2m_mm.setup_runtime()  # thread policy, safe checkpoint loading
     args = parse_args(argv)
     print(
         f'C={args.channels}, {args.size[0]}x{args.size[1]} = {args.size[0] * args.size[1]} '

@@ -13,9 +13,14 @@ Example::
     python tools/analysis/plot_ba2m_weights.py work_dirs/mask_rcnn_r50_ba2m_2x_coco
 """
 import argparse
+import os
 import os.path as osp
 import sys
 
+if 'OMP_WAIT_POLICY' not in os.environ:  # the thread policy, before torch loads OpenMP
+    os.environ['OMP_WAIT_POLICY'] = 'PASSIVE'  # (ba2m_mm.thread_policy.THREAD_ENV)
+
+import ba2m_mm  # registers the models and hooks
 from ba2m_mm.visualization import load_ba2m_scalars, plot_ba2m_weights, plot_branch_shares
 
 __all__ = ['load_ba2m_scalars', 'main']  # load_ba2m_scalars: read by tools/demo.py
@@ -37,6 +42,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> str:
+    ba2m_mm.setup_runtime()  # thread policy, safe checkpoint loading
     args = parse_args(argv)
     series, file = load_ba2m_scalars(args.work_dir)
     folder = args.work_dir if osp.isdir(args.work_dir) else osp.dirname(args.work_dir)

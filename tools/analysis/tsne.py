@@ -14,9 +14,14 @@ Example::
         work_dirs/demo_plain/epoch_12.pth --out work_dirs/tsne.png
 """
 import argparse
+import os
 import os.path as osp
 import sys
 
+if 'OMP_WAIT_POLICY' not in os.environ:  # the thread policy, before torch loads OpenMP
+    os.environ['OMP_WAIT_POLICY'] = 'PASSIVE'  # (ba2m_mm.thread_policy.THREAD_ENV)
+
+import ba2m_mm  # registers the models and hooks
 from ba2m_mm.launch import add_unsafe_load_arg, apply_unsafe_load_arg
 from ba2m_mm.visualization import (boxes_of, build_model_and_loader, embed, extract_features,
                                    fix_pipeline, plot_tsne_comparison)
@@ -67,6 +72,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> str:
+    ba2m_mm.setup_runtime()  # thread policy, safe checkpoint loading
     args = parse_args(argv)
     apply_unsafe_load_arg(args)
     if args.device is None:

@@ -11,15 +11,21 @@ Example::
 """
 import argparse
 import glob
+import os
 import os.path as osp
 import sys
 
+if 'OMP_WAIT_POLICY' not in os.environ:  # the thread policy, before torch loads OpenMP
+    os.environ['OMP_WAIT_POLICY'] = 'PASSIVE'  # (ba2m_mm.thread_policy.THREAD_ENV)
+
+import ba2m_mm  # registers the models and hooks
 from ba2m_mm.compare.doc_tables import update_tables
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def main(argv=None):
+    ba2m_mm.setup_runtime()  # thread policy, safe checkpoint loading
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--check', action='store_true', help='only report stale tables')
     args = parser.parse_args(argv)

@@ -38,11 +38,16 @@ Examples::
         --no-measure
 """
 import argparse
+import os
 import os.path as osp
 import sys
 import time
 from typing import List, Optional
 
+if 'OMP_WAIT_POLICY' not in os.environ:  # the thread policy, before torch loads OpenMP
+    os.environ['OMP_WAIT_POLICY'] = 'PASSIVE'  # (ba2m_mm.thread_policy.THREAD_ENV)
+
+import ba2m_mm  # registers the models and hooks
 from ba2m_mm.analysis.model_index import (METAFILE, add_entries, all_configs, apply_demo_results,
                                           check, config_name, dump_metafile, load_metafile,
                                           new_metafile, update_entry)
@@ -97,6 +102,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> int:
+    ba2m_mm.setup_runtime()  # thread policy, safe checkpoint loading
     args = parse_args(argv)
     meta = load_metafile(args.metafile) if osp.exists(args.metafile) else new_metafile()
     if args.check:

@@ -5,7 +5,12 @@ Example:
 """
 import argparse
 import json
+import os
 
+if 'OMP_WAIT_POLICY' not in os.environ:  # the thread policy, before torch loads OpenMP
+    os.environ['OMP_WAIT_POLICY'] = 'PASSIVE'  # (ba2m_mm.thread_policy.THREAD_ENV)
+
+import ba2m_mm  # registers the models and hooks
 from ba2m_mm.datasets import build_digits_coco
 
 
@@ -39,6 +44,7 @@ def parse_args():
 
 
 def main():
+    ba2m_mm.setup_runtime()  # thread policy, safe checkpoint loading
     args = parse_args()
     summary = build_digits_coco(
         args.out,

@@ -23,7 +23,12 @@ Example:
         work_dirs/demo/deploy.pth --config configs/demo_mask_rcnn_r18_ba2m_digits.py
 """
 import argparse
+import os
 
+if 'OMP_WAIT_POLICY' not in os.environ:  # the thread policy, before torch loads OpenMP
+    os.environ['OMP_WAIT_POLICY'] = 'PASSIVE'  # (ba2m_mm.thread_policy.THREAD_ENV)
+
+import ba2m_mm  # registers the models and hooks
 from ba2m_mm.deploy import strip_ba2m, strip_config, strip_state_dict
 from ba2m_mm.launch import add_unsafe_load_arg, apply_unsafe_load_arg
 
@@ -52,6 +57,7 @@ def parse_args():
 
 
 def main():
+    ba2m_mm.setup_runtime()  # thread policy, safe checkpoint loading
     args = parse_args()
     result = strip_ba2m(args.checkpoint, args.out, args.config, verify=not args.no_verify)
     print(f'removed {len(result["removed_keys"])} BA2M entries '

@@ -3,8 +3,6 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
-from ba2m_mm.checkpoint import check_resumable, check_shapes, checkpoint_source, state_dict_of
-
 
 @HOOKS.register_module()
 class CheckpointCheckHook(Hook):
@@ -30,6 +28,10 @@ class CheckpointCheckHook(Hook):
         self.resume = resume
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        # here, not at the top: ``import ba2m_mm`` registers this hook without loading
+        # the checkpoint package
+        from ba2m_mm.checkpoint import (check_resumable, check_shapes, checkpoint_source,
+                                        state_dict_of)
         name = checkpoint_source(checkpoint) or runner.cfg.get('load_from', None) or \
             'the loaded checkpoint'
         state_dict = state_dict_of(checkpoint, name)

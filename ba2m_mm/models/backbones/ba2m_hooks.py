@@ -8,35 +8,22 @@ import torch
 import torch.nn as nn
 
 
-class StageBA2MHook:
-    """Forward hook on a stage module: its output ``F_i(x)`` becomes
-    ``w_i * F_i(x)`` (Eq. 15, BA2M between stages, Fig. 4d).
+class BA2MHook:
+    """Forward hook that weights its module's output by the module's BA2M: on a stage, its
+    output ``F_i(x)`` becomes ``w_i * F_i(x)`` (Eq. 15, BA2M between stages, Fig. 4d); on
+    the last module of a residual branch (e.g. ``norm3`` of a ResNet Bottleneck, ``conv`` of
+    a MobileNetV2 InvertedResidual), the branch output is weighted before the identity is
+    added (Fig. 4c).
 
     Args:
-        ba2m (nn.Module): The BA2M after the stage.
-    """
-
-    def __init__(self, ba2m: nn.Module):
-        self.ba2m = ba2m
-
-    def __call__(self, stage: nn.Module, args, out: torch.Tensor) -> torch.Tensor:
-        return self.ba2m(out)  # (N, C_i, H_i, W_i), w_i * F_i(x)
-
-
-class ResidualBA2MHook:
-    """Forward hook on the last module of a residual branch (e.g. ``norm3`` of
-    a ResNet Bottleneck, ``conv`` of a MobileNetV2 InvertedResidual): the
-    branch output is weighted before the identity is added (Fig. 4c).
-
-    Args:
-        ba2m (nn.Module): The BA2M of the block.
+        ba2m (nn.Module): The BA2M after the stage, or of the block.
     """
 
     def __init__(self, ba2m: nn.Module):
         self.ba2m = ba2m
 
     def __call__(self, module: nn.Module, args, out: torch.Tensor) -> torch.Tensor:
-        return self.ba2m(out)  # (N, C, H, W), w_i * residual_i
+        return self.ba2m(out)  # (N, C, H, W), w_i * F_i(x) or w_i * residual_i
 
 
 def _attach_ba2m_hooks(backbone: nn.Module, args) -> None:

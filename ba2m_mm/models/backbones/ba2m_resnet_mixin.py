@@ -18,10 +18,10 @@ from typing import List, Optional, Tuple
 import torch
 import torch.nn as nn
 
-from .ba2m_hooks import ResidualBA2MHook
+from .ba2m_hooks import BA2MHook
 from .ba2m_stages_mixin import BA2M_POSITIONS, BA2MStagesMixin
 
-__all__ = ['BA2MResNetMixin', 'ResidualBA2MHook', 'BA2M_POSITIONS']
+__all__ = ['BA2MResNetMixin', 'BA2MHook', 'BA2M_POSITIONS']
 
 
 class BA2MResNetMixin(BA2MStagesMixin):
@@ -84,10 +84,6 @@ class BA2MResNetMixin(BA2MStagesMixin):
     @staticmethod
     def _block_out_channels(block: nn.Module) -> int:
         return (block.conv3 if hasattr(block, 'conv3') else block.conv2).out_channels
-
-    def attach_inside_ba2m(self):
-        """Alias of :meth:`attach_ba2m_hooks` (the name of earlier releases)."""
-        self.attach_ba2m_hooks()
 
     def forward_stem(self, x: torch.Tensor) -> torch.Tensor:
         """Stem of upstream ResNet: 7x7 conv (or deep stem) and max pooling."""

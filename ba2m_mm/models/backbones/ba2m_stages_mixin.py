@@ -43,7 +43,7 @@ from mmengine.model.weight_init import PretrainedInit
 from mmengine.registry import MODELS
 
 from ..layers import BA2M  # noqa: F401  registers 'BA2M' in MODELS
-from .ba2m_hooks import ResidualBA2MHook, StageBA2MHook, _attach_ba2m_hooks
+from .ba2m_hooks import BA2MHook, _attach_ba2m_hooks
 
 BA2M_POSITIONS = ('between', 'inside')
 # Thin-stage policy: ``ba2m_stages=None`` skips stages narrower than this (the paper's R).
@@ -296,18 +296,17 @@ class BA2MStagesMixin:
         """Every BA2M of the backbone, stage by stage."""
         return [m for stage in range(1, len(self.ba2m_names) + 1) for m in self.stage_ba2m(stage)]
 
-    def _ba2m_hook_targets(self) -> List[Tuple[nn.Module, nn.Module, type]]:
-        """(module to hook, its BA2M, hook class) for every hook-applied BA2M."""
+    def _ba2m_hook_targets(self) -> List[Tuple[nn.Module, nn.Module]]:
+        """(module to hook, its BA2M) for every hook-applied BA2M."""
         targets = []
         for i, path in enumerate(self._ba2m_stage_paths()):
             if self.ba2m_names[i] is not None and self.ba2m_between_by_hook:
-                targets.append(
-                    (self.get_submodule(path), getattr(self, self.ba2m_names[i]), StageBA2MHook))
+                targets.append((self.get_submodule(path), getattr(self, self.ba2m_names[i])))
             if self.ba2m_position == 'inside' and self.ba2m_stages[i]:
                 for _, block in self._ba2m_blocks(i):
                     if hasattr(block, 'ba2m'):
                         end = getattr(block, self._ba2m_residual_branch_end(block))
-                        targets.append((end, block.ba2m, ResidualBA2MHook))
+                        targets.append((end, block.ba2m))
         return targets
 
     def attach_ba2m_hooks(self):
@@ -316,13 +315,13 @@ class BA2MStagesMixin:
         replaces norm layers by new modules without hooks)."""
         if not hasattr(self, 'ba2m_names'):
             return
-        for module, ba2m, hook_cls in self._ba2m_hook_targets():
+        for module, ba2m in self._ba2m_hook_targets():
             hooks = module._forward_hooks
-            if any(isinstance(h, hook_cls) and h.ba2m is ba2m for h in hooks.values()):
+            if any(isinstance(h, BA2MHook) and h.ba2m is ba2m for h in hooks.values()):
                 continue
-            for key in [k for k, h in hooks.items() if isinstance(h, hook_cls)]:
+            for key in [k for k, h in hooks.items() if isinstance(h, BA2MHook)]:
                 del hooks[key]  # a stale hook (e.g. of a replaced BA2M)
-            module.register_forward_hook(hook_cls(ba2m))
+            module.register_forward_hook(BA2MHook(ba2m))
 
     # --- training state ------------------------------------------------------------------
     def _freeze_stages(self):

@@ -31,12 +31,27 @@ class ChannelAttention(nn.Module):
         """FC0 as a 1x1 layer on the input: weight (d, C), biases ((d,), )."""
         return self.fc0.weight, (self.fc0.bias, )
 
+    def reference(self, x: torch.Tensor) -> torch.Tensor:
+        """Eq. 6 read directly, from the feature map: FC1(ReLU(FC0(GAP(x)))), the pooled
+        response before the branch BN (A_C = BN of it). Plain and unfused; BA2M runs
+        :meth:`projection` and :meth:`forward` instead (``tests/test_branch_reference.py``
+        checks that both give the same values and gradients).
+
+        Args:
+            x (Tensor): Input feature map, shape (N, C, H, W).
+
+        Returns:
+            Tensor: Shape (N, C).
+        """
+        return self.fc1(F.relu(self.fc0(x.mean(dim=(2, 3)))))
+
     def forward(self, projected: torch.Tensor, size: tuple) -> tuple:
         """What A_C = BN(FC1 h) (the paper writes it C x 1 x 1) is made of.
 
         Args:
             projected (Tensor): FC0 at every position, shape (N, d, H*W).
-            size (tuple[int]): H, W (unused: A_C pools them away).
+            size (tuple[int]): H, W (unused: A_C pools them away; every branch takes it,
+                since BA2M calls them alike and A_LS needs it).
 
         Returns:
             tuple: h = ReLU(FC0(GAP(x))), shape (N, d); FC1's weight, (C, d);

@@ -195,13 +195,40 @@ class GlobalSpatialAttention(nn.Module):
         projected = F.conv2d(x, weight[..., None, None], torch.cat(biases)).flatten(2)
         return self(*projected.split(self.hidden_channels, dim=1), x.shape[2:])[0]
 
+    def reference(self, x: torch.Tensor) -> torch.Tensor:
+        """Eq. 8 read directly, from the feature map, with all HW queries (``'exact'``):
+        GAP(proj(softmax(f(x) g(x)^T) h(x))), the pooled response before the branch BN.
+        f, g, h and proj are grouped 1x1 convolutions; f's weight carries the 1/sqrt(d)
+        scale. Plain and unfused (the HW x HW attention matrix is built); BA2M runs
+        :meth:`projection` and :meth:`forward` instead (``tests/test_branch_reference.py``
+        checks that both give the same values and gradients in ``'exact'`` mode).
+
+        Args:
+            x (Tensor): Input feature map, shape (N, C, H, W).
+
+        Returns:
+            Tensor: Shape (N, C).
+        """
+        n, _, height, width = x.shape
+        d, groups = self.hidden_channels, self.qkv_mask.shape[1]
+        w_f, w_g, w_h = self.qkv_weight[..., None, None].split(d)  # (d, C / G, 1, 1) each
+        f = F.conv2d(x, w_f * d**-0.5, self.query_bias, groups=groups).flatten(2)  # (N, d, HW)
+        g = F.conv2d(x, w_g, groups=groups).flatten(2)
+        h = F.conv2d(x, w_h, groups=groups).flatten(2)
+        attention = torch.softmax(f.transpose(1, 2) @ g, dim=-1)  # (N, HW, HW)
+        o = (attention @ h.transpose(1, 2)).transpose(1, 2)  # (N, d, HW)
+        o = o.reshape(n, d, height, width)
+        out = F.conv2d(o, self.proj_weight[..., None, None], groups=groups)  # (N, C, H, W)
+        return out.mean(dim=(2, 3))
+
     def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, size: tuple) -> tuple:
         """What GAP(A_GS) = GAP(BN(proj o)) is made of, o the attention output.
 
         Args:
             q, k, v (Tensor): f(x) / sqrt(d), g(x), h(x) at every position,
                 each (N, d, H*W).
-            size (tuple[int]): H, W.
+            size (tuple[int]): H, W (unused; every branch takes it, since BA2M calls
+                them alike and A_LS needs it).
 
         Returns:
             tuple: GAP(o), shape (N, d); proj's dense weight, (C, d); None:

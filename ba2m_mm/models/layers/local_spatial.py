@@ -36,6 +36,24 @@ class LocalSpatialAttention(nn.Module):
         """g0 as a 1x1 layer on the input: weight (d, C), biases ((d,), )."""
         return self.g0.weight, (self.g0.bias, )
 
+    def reference(self, x: torch.Tensor) -> torch.Tensor:
+        """Eq. 7 read directly, from the feature map: GAP(g2(ReLU(g1(ReLU(g0(x)))))), the
+        pooled response before the branch BN (GAP(A_LS) = BN of it with the statistics of
+        the whole C-channel map g2(...), which this computes). Plain and unfused; BA2M runs
+        :meth:`projection` and :meth:`forward` instead (``tests/test_branch_reference.py``
+        checks that both give the same values and gradients).
+
+        Args:
+            x (Tensor): Input feature map, shape (N, C, H, W).
+
+        Returns:
+            Tensor: Shape (N, C).
+        """
+        y = F.relu(F.conv2d(x, self.g0.weight[..., None, None], self.g0.bias))  # (N, d, H, W)
+        y = F.relu(self.g1(y))  # (N, d, H, W)
+        z = F.conv2d(y, self.g2.weight[..., None, None])  # (N, C, H, W)
+        return z.mean(dim=(2, 3))
+
     def forward(self, projected: torch.Tensor, size: tuple) -> tuple:
         """What GAP(A_LS) = GAP(BN(g2 y)) is made of.
 
