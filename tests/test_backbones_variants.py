@@ -329,12 +329,15 @@ def test_init_weights_gives_ba2m_its_own_initialisation(name):
             ba2m_cfg=dict(reduction=4),
             ba2m_position=position,
             **kwargs_of(name)))
+    from ba2m_mm.models.backbones.ba2m_stages_mixin import ba2m_generator
     ba2ms = model.ba2m_modules()
-    # What BA2M.init_weights gives, module by module, from the same random state.
+    # What BA2M.init_weights gives, module by module, from BA2M's own generator (seeded
+    # from torch's seed; torch's global generator is left to the upstream layers).
     expected = [copy.deepcopy(m) for m in ba2ms]
     torch.manual_seed(3)
-    for m in expected:
-        m.init_weights()
+    with ba2m_generator(len(model.ba2m_names)):
+        for m in expected:
+            m.init_weights()
     torch.manual_seed(3)
     model.init_weights()
     for m, ref in zip(ba2ms, expected):
