@@ -9,7 +9,7 @@
 # value was chosen on the validation split (docs/cifar10.md, strength study).
 _base_ = './resnet18_cifar10_testbed.py'
 
-ba2m_strength = 10
+ba2m_strength = 1.0
 model = dict(
     backbone=dict(
         type='BA2MResNet_CIFAR',
