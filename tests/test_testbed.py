@@ -286,3 +286,18 @@ def test_decoded_dataset_missing_data_says_how_to_prepare_it(tmp_path):
     assert 'resnet18_ba2m_1xb128_cifar10_official.py' in message
     with pytest.raises(ValueError, match="split must be one of .* got 'dev'"):
         CIFAR10Decoded(data_root=str(tmp_path), split='dev')
+
+
+@needs_archive
+def test_decoded_dataset_prepares_an_empty_data_root_from_the_archive(tmp_path, monkeypatch):
+    """What tools/train.py, tools/test.py, the launchers and compare.py all build: on
+    an empty data/, the dataset extracts the archive, writes the split lists and
+    decodes (here a slice of 10 images per class, to stay small)."""
+    from ba2m_mm.datasets import CIFAR10Decoded, cifar10_decoded, ensure_cifar10_jpeg
+    monkeypatch.setattr(cifar10_decoded, 'ensure_cifar10_jpeg',
+                        lambda root, archive: ensure_cifar10_jpeg(root, archive, per_class=10))
+    root = tmp_path / 'data' / 'cifar10'
+    dataset = CIFAR10Decoded(data_root=str(root), split='train', archive=ARCHIVE)
+    assert len(dataset) == 90  # 10 per class, 1 of them held out for val
+    assert sorted({item['gt_label'] for item in dataset}) == list(range(10))
+    assert (root / 'meta' / 'val.txt').is_file() and (root / 'train' / 'airplane').is_dir()

@@ -127,9 +127,9 @@ def format_report(report: Dict) -> str:
         ]
     if report['differences']:
         parts += [
-            'Paired by seed (the same seed gives every arm the same data order; the '
-            'initialisation of the layers the arms share is seeded alike but not guaranteed '
-            'identical):', '',
+            'Paired by seed (the same seed gives every arm the same data order and, for the '
+            'layers the arms share, the same initial weights: added modules draw from a '
+            'generator of their own):', '',
             format_differences(report['differences'], report['metric'], group_name), ''
         ]
     if report.get('step_ratios'):
