@@ -49,7 +49,15 @@ UPSTREAM = {
     'resnet18_ba2m_1xb128_cifar10_official.py': 'mmpretrain::resnet/resnet18_8xb16_cifar10.py',
     'resnet18_cpu_cifar10.py': 'mmpretrain::resnet/resnet18_8xb16_cifar10.py',
     'resnet18_ba2m_cpu_cifar10.py': 'mmpretrain::resnet/resnet18_8xb16_cifar10.py',
+    'resnet18_cifar10_testbed.py': 'mmpretrain::resnet/resnet18_8xb16_cifar10.py',
+    'resnet18_ba2m_cifar10_testbed.py': 'mmpretrain::resnet/resnet18_8xb16_cifar10.py',
+    'resnet18_se_cifar10_testbed.py': 'mmpretrain::resnet/resnet18_8xb16_cifar10.py',
+    'resnet18_random_cifar10_testbed.py': 'mmpretrain::resnet/resnet18_8xb16_cifar10.py',
 }
+# Configs with a BA2M backbone whose modules are controls (SE, random reweighting)
+CONTROL_CONFIGS = ('resnet18_se_cifar10_testbed.py', 'resnet18_random_cifar10_testbed.py')
+# CIFAR-10 configs import the dataset module too, whatever their backbone
+CIFAR10_IMPORTS = dict(imports=['ba2m_mm', 'ba2m_mm.datasets'], allow_failed_imports=False)
 # Changed paths; a trailing '.' means "this key and everything under it".
 EXTRA_DELTA = {
     'retinanet_r50_ba2m_softmax_1x_voc0712.py':
@@ -57,24 +65,28 @@ EXTRA_DELTA = {
     'faster_rcnn_r50_ohem_1x_voc0712.py': ('model.train_cfg.rcnn.sampler.type', ),
 }
 # CIFAR-10 from its JPEG archive (CustomDataset on the fixed splits, one GPU x 128 images).
-CIFAR10_JPEG_DELTA = ('data_root', 'classes', 'data_preprocessor.to_rgb', 'train_pipeline',
+CIFAR10_JPEG_DELTA = ('custom_imports.', 'data_root', 'archive', 'train_pipeline',
                       'test_pipeline', 'train_dataloader.', 'val_dataloader.', 'test_dataloader.')
-# The CPU budget: widths 16-128, a subset, 2 epochs, cosine schedule.
 CIFAR10_CPU_DELTA = CIFAR10_JPEG_DELTA + (
     'model.backbone.stem_channels', 'model.backbone.base_channels', 'model.head.in_channels',
     'param_scheduler', 'param_scheduler.', 'train_cfg.max_epochs', 'train_cfg.val_interval',
     'default_hooks.checkpoint.interval', 'default_hooks.logger.interval')
+# the testbed: the CPU budget's widths, plus its levers (docs/cifar10.md)
+CIFAR10_TESTBED_DELTA = tuple(
+    d for d in CIFAR10_CPU_DELTA
+    if d not in ('train_cfg.val_interval', 'default_hooks.checkpoint.interval')) + (
+        'model.head.loss.', 'optim_wrapper.optimizer.', 'max_epochs', 'custom_hooks')
 EXTRA_DELTA.update({
-    'resnet18_1xb128_cifar10.py':
-    CIFAR10_JPEG_DELTA,
-    'resnet18_ba2m_1xb128_cifar10.py':
-    CIFAR10_JPEG_DELTA,
-    'resnet18_ba2m_1xb128_cifar10_official.py':
-    tuple(d for d in CIFAR10_JPEG_DELTA if d != 'data_preprocessor.to_rgb'),
-    'resnet18_cpu_cifar10.py':
-    CIFAR10_CPU_DELTA,
-    'resnet18_ba2m_cpu_cifar10.py':
-    CIFAR10_CPU_DELTA,
+    'resnet18_1xb128_cifar10.py': CIFAR10_JPEG_DELTA,
+    'resnet18_ba2m_1xb128_cifar10.py': CIFAR10_JPEG_DELTA,
+    'resnet18_ba2m_1xb128_cifar10_official.py': CIFAR10_JPEG_DELTA,
+    'resnet18_cpu_cifar10.py': CIFAR10_CPU_DELTA,
+    'resnet18_ba2m_cpu_cifar10.py': CIFAR10_CPU_DELTA,
+    'resnet18_cifar10_testbed.py': CIFAR10_TESTBED_DELTA,
+    'resnet18_ba2m_cifar10_testbed.py': CIFAR10_TESTBED_DELTA + ('ba2m_strength', ),
+    'resnet18_se_cifar10_testbed.py': CIFAR10_TESTBED_DELTA + BA2M_DELTA +
+    ('model.backbone.ba2m_position', ),
+    'resnet18_random_cifar10_testbed.py': CIFAR10_TESTBED_DELTA + BA2M_DELTA + ('ba2m_strength', ),
 })
 DEPTH = {
     name:
@@ -154,13 +166,16 @@ def test_config_states_only_its_deltas(name, tmp_path):
     assert not unused, f'{name} does not change {unused} relative to {upstream_name}'
     assert cfg.default_scope == upstream.default_scope
     upstream_type = upstream.model.backbone.type
-    expected_type = 'BA2M' + upstream_type if 'ba2m' in name else upstream_type
+    added = 'ba2m' in name or name in CONTROL_CONFIGS
+    expected_type = 'BA2M' + upstream_type if added else upstream_type
     assert cfg.model.backbone.type == expected_type
     if name in DEPTH:
         assert cfg.model.backbone.depth == DEPTH[name]
     else:
         assert 'depth' not in cfg.model.backbone
-    if is_ba2m(cfg):
+    if 'cifar10.py' in name or 'cifar10_' in name:  # CIFAR-10 (not CIFAR-100) configs
+        assert cfg.custom_imports == CIFAR10_IMPORTS
+    elif is_ba2m(cfg):
         assert cfg.custom_imports == CUSTOM_IMPORTS
     else:
         assert 'custom_imports' not in cfg
