@@ -64,9 +64,9 @@ EXTRA_DELTA = {
     ('model.bbox_head.loss_cls.', 'model.train_cfg.sampler.'),
     'faster_rcnn_r50_ohem_1x_voc0712.py': ('model.train_cfg.rcnn.sampler.type', ),
 }
-# CIFAR-10 from its JPEG archive (CustomDataset on the fixed splits, one GPU x 128 images).
-CIFAR10_JPEG_DELTA = ('custom_imports.', 'data_root', 'archive', 'train_pipeline',
-                      'test_pipeline', 'train_dataloader.', 'val_dataloader.', 'test_dataloader.')
+# CIFAR-10 from its JPEG archive (CIFAR10Decoded on the fixed splits, one GPU x 128 images).
+CIFAR10_JPEG_DELTA = ('custom_imports.', 'data_root', 'archive', 'train_pipeline', 'test_pipeline',
+                      'train_dataloader.', 'val_dataloader.', 'test_dataloader.')
 CIFAR10_CPU_DELTA = CIFAR10_JPEG_DELTA + (
     'model.backbone.stem_channels', 'model.backbone.base_channels', 'model.head.in_channels',
     'param_scheduler', 'param_scheduler.', 'train_cfg.max_epochs', 'train_cfg.val_interval',
@@ -77,16 +77,24 @@ CIFAR10_TESTBED_DELTA = tuple(
     if d not in ('train_cfg.val_interval', 'default_hooks.checkpoint.interval')) + (
         'model.head.loss.', 'optim_wrapper.optimizer.', 'max_epochs', 'custom_hooks')
 EXTRA_DELTA.update({
-    'resnet18_1xb128_cifar10.py': CIFAR10_JPEG_DELTA,
-    'resnet18_ba2m_1xb128_cifar10.py': CIFAR10_JPEG_DELTA,
-    'resnet18_ba2m_1xb128_cifar10_official.py': CIFAR10_JPEG_DELTA,
-    'resnet18_cpu_cifar10.py': CIFAR10_CPU_DELTA,
-    'resnet18_ba2m_cpu_cifar10.py': CIFAR10_CPU_DELTA,
-    'resnet18_cifar10_testbed.py': CIFAR10_TESTBED_DELTA,
-    'resnet18_ba2m_cifar10_testbed.py': CIFAR10_TESTBED_DELTA + ('ba2m_strength', ),
-    'resnet18_se_cifar10_testbed.py': CIFAR10_TESTBED_DELTA + BA2M_DELTA +
-    ('model.backbone.ba2m_position', ),
-    'resnet18_random_cifar10_testbed.py': CIFAR10_TESTBED_DELTA + BA2M_DELTA + ('ba2m_strength', ),
+    'resnet18_1xb128_cifar10.py':
+    CIFAR10_JPEG_DELTA,
+    'resnet18_ba2m_1xb128_cifar10.py':
+    CIFAR10_JPEG_DELTA,
+    'resnet18_ba2m_1xb128_cifar10_official.py':
+    CIFAR10_JPEG_DELTA,
+    'resnet18_cpu_cifar10.py':
+    CIFAR10_CPU_DELTA,
+    'resnet18_ba2m_cpu_cifar10.py':
+    CIFAR10_CPU_DELTA,
+    'resnet18_cifar10_testbed.py':
+    CIFAR10_TESTBED_DELTA,
+    'resnet18_ba2m_cifar10_testbed.py':
+    CIFAR10_TESTBED_DELTA + ('ba2m_strength', ),
+    'resnet18_se_cifar10_testbed.py':
+    CIFAR10_TESTBED_DELTA + BA2M_DELTA + ('model.backbone.ba2m_position', ),
+    'resnet18_random_cifar10_testbed.py':
+    CIFAR10_TESTBED_DELTA + BA2M_DELTA + ('ba2m_strength', ),
 })
 DEPTH = {
     name:
