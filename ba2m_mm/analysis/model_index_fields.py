@@ -13,11 +13,12 @@ DATASETS = {
     'ImageNet': 'ImageNet-1k',
     'CIFAR100': 'CIFAR-100',
     'CIFAR10': 'CIFAR-10',
+    'CIFAR10Decoded': 'CIFAR-10',
 }
 
 # Dataset type -> FLOPs input (H, W) when an entry has no FLOPs Input Shape yet; others get
 # the default of ba2m_mm.analysis.flops (800x1280 for detectors, 224x224 for classifiers).
-NATIVE_SHAPES = {'CIFAR100': (32, 32), 'CIFAR10': (32, 32)}
+NATIVE_SHAPES = {'CIFAR100': (32, 32), 'CIFAR10': (32, 32), 'CIFAR10Decoded': (32, 32)}
 
 
 def dataset_of(cfg: Config) -> Dict:
