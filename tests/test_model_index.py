@@ -87,7 +87,8 @@ def test_entry(name):
     assert metadata['FLOPs'] > 0
     model_index_fields.parse_shape(metadata['FLOPs Input Shape'])  # raises on a bad value
     cfg = Config.fromfile(osp.join(REPO, 'configs', f'{name}.py'))
-    is_ba2m = cfg.model.backbone.type.startswith('BA2M')
+    added = cfg.model.backbone.get('ba2m_cfg', {}).get('type')  # SE: no BA2M at all
+    is_ba2m = cfg.model.backbone.type.startswith('BA2M') and added != 'SqueezeExcitation'
     assert (metadata['BA2M Parameters'] > 0) == is_ba2m
     # the random control builds BA2M's branches but runs none; SE is no BA2M
     runs_branches = is_ba2m and cfg.model.backbone.ba2m_cfg.get('type') not in (

@@ -214,7 +214,7 @@ def test_channels_last_backbones_match_contiguous(backbone):
     import ba2m_mm.models  # noqa: F401
     cfg = dict(backbone, ba2m_cfg=dict(reduction=4, gsa_mode='exact'))
     errors = channels_last_errors(MODELS, cfg)  # (output, gradients)
-    assert errors[0] < 1e-3 and errors[1] < 1e-2 or errors[1] < 1.1 * channels_last_errors(
+    assert errors[0] < 1e-3 and errors[1] < 3e-2 or errors[1] < 1.1 * channels_last_errors(
         MODELS, dict(cfg, ba2m_stages=(False, ) * errors[2]))[1] + 1e-3, errors
 
 
