@@ -91,8 +91,8 @@ def test_entry(name):
     is_ba2m = cfg.model.backbone.type.startswith('BA2M') and added != 'SqueezeExcitation'
     assert (metadata['BA2M Parameters'] > 0) == is_ba2m
     # the random control builds BA2M's branches but runs none; SE is no BA2M
-    runs_branches = is_ba2m and cfg.model.backbone.ba2m_cfg.get('type') not in (
-        'RandomBA2M', 'SqueezeExcitation')
+    runs_branches = is_ba2m and cfg.model.backbone.ba2m_cfg.get('type') not in ('RandomBA2M',
+                                                                                'SqueezeExcitation')
     assert (metadata['BA2M Training FLOPs'] > 0) == runs_branches
     # Results: only measured ones; otherwise an explicit "none". The paper's numbers live
     # in their own field.

@@ -59,9 +59,8 @@ class MatchedSpreadHook(Hook):
         for module in self._modules:
             points = series.get(module.name, {}).get(self.stat)
             if not points:
-                raise ValueError(
-                    f'MatchedSpreadHook: {files[0]!r} has no {self.stat!r} for stage '
-                    f'{module.name!r} (stages there: {sorted(series)})')
+                raise ValueError(f'MatchedSpreadHook: {files[0]!r} has no {self.stat!r} for stage '
+                                 f'{module.name!r} (stages there: {sorted(series)})')
             steps, values = zip(*points)
             self._traces[module.name] = (list(steps), list(values))
         runner.logger.info(f'MatchedSpreadHook: sigma of {len(self._modules)} RandomBA2M '

@@ -71,8 +71,8 @@ def _without_modules(root: nn.Module, modules: Sequence[nn.Module]):
     (upstream initialisers then neither reach nor draw for them), then put them
     back at their places, in the original order of their parents' children."""
     ids = {id(m) for m in modules}
-    parents = [(parent, list(parent._modules.items())) for parent in root.modules()
-               if any(id(c) in ids for c in parent._modules.values() if c is not None)]
+    parents = [(parent, list(parent._modules.items())) for parent in root.modules() if any(
+        id(c) in ids for c in parent._modules.values() if c is not None)]
     for parent, children in parents:
         for name, child in children:
             if child is not None and id(child) in ids:
@@ -219,8 +219,7 @@ class BA2MStagesMixin:
                     f'ba2m_stages={self.ba2m_stages}')
             with ba2m_generator(i):
                 for block_path, block in blocks:
-                    block.ba2m = self._build_ba2m(self._ba2m_block_out_channels(block),
-                                                  block_path)
+                    block.ba2m = self._build_ba2m(self._ba2m_block_out_channels(block), block_path)
         self.attach_ba2m_hooks()
         self.register_forward_pre_hook(_attach_ba2m_hooks)
         frozen = [
