@@ -70,14 +70,7 @@ def test_report_shows_diverged_seeds(tmp_path):
             out['metrics']['accuracy/top1'] = float('nan')
         return out
 
-    arms = [Arm('ba2m', 'a.py', {'x': 1}, 'BA2M'), Arm('plain', 'b.py')]
-    report = Comparison(
-        arms, [0, 1, 2],
-        str(tmp_path),
-        'accuracy/top1',
-        reference='plain',
-        make_config=make_config,
-        run=run).run()
+    report = ba2m_and_plain(tmp_path, run).run()
     ba2m, plain = report['summary']
     assert ba2m['metrics']['accuracy/top1']['n'] == 2
     assert ba2m['metrics']['accuracy/top1']['diverged'] == 1
@@ -105,14 +98,7 @@ def test_a_run_that_raises_non_finite_is_recorded_as_diverged(tmp_path):
             raise ValueError('BA2M (layer2): non-finite sample attention (SAR) values')
         return fake_run(cfg, evaluate)
 
-    arms = [Arm('ba2m', 'a.py', {'x': 1}, 'BA2M'), Arm('plain', 'b.py')]
-    report = Comparison(
-        arms, [0, 1, 2],
-        str(tmp_path),
-        'accuracy/top1',
-        reference='plain',
-        make_config=make_config,
-        run=run).run()
+    report = ba2m_and_plain(tmp_path, run).run()
     (diverged, ) = [r for r in report['results'] if r.get('diverged')]
     assert (diverged['arm'], diverged['seed']) == ('ba2m', 1)
     assert 'non-finite sample attention' in diverged['diverged']
@@ -122,10 +108,23 @@ def test_a_run_that_raises_non_finite_is_recorded_as_diverged(tmp_path):
     def broken(cfg, evaluate):
         raise ValueError('bad config')
 
+    arms = [Arm('ba2m', 'a.py', {'x': 1}, 'BA2M'), Arm('plain', 'b.py')]
     with pytest.raises(ValueError, match='bad config'):
         Comparison(
             arms, [0], str(tmp_path / 'b'), 'accuracy/top1', make_config=make_config,
             run=broken).run()
+
+
+def ba2m_and_plain(tmp_path, run):
+    """A BA2M arm and its plain reference over seeds 0-2, run by ``run``."""
+    arms = [Arm('ba2m', 'a.py', {'x': 1}, 'BA2M'), Arm('plain', 'b.py')]
+    return Comparison(
+        arms, [0, 1, 2],
+        str(tmp_path),
+        'accuracy/top1',
+        reference='plain',
+        make_config=make_config,
+        run=run)
 
 
 def fake_run(cfg, evaluate):
