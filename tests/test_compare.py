@@ -78,9 +78,9 @@ def test_report_shows_diverged_seeds(tmp_path):
     (diff, ) = report['differences']
     assert diff['diverged_seeds'] == {1: 'arm'} and diff['n'] == 2
     md = (tmp_path / 'comparison.md').read_text()
-    assert '| BA2M | 2 (+1 diverged) | 0.0200 ± 0.0141 | 0.0200 |' in md
-    assert '| plain | 3 | 0.0100 ± 0.0100 | 0.0100 |' in md
-    assert '| BA2M - plain | 0: +0.0100, 1: diverged (arm), 2: +0.0100 |' in md
+    assert '| BA2M | 2 (+1 diverged) | 0.020 ± 0.014 (0.020) |' in md
+    assert '| plain | 3 | 0.010 ± 0.010 (0.010) |' in md
+    assert '| BA2M - plain | 0: +0.010, 1: diverged (arm), 2: +0.010 |' in md
     assert '| 2/2 (+1 diverged) |' in md
     assert '| BA2M | 1 | diverged |' in md
     json_path = str(tmp_path / 'comparison.json')
@@ -178,7 +178,7 @@ def test_comparison_reports_resumes_and_merges(tmp_path):
     (diff, ) = report['differences']
     assert diff['per_seed'] == pytest.approx({0: 0.01, 1: 0.01, 2: 0.01}) and diff['wins'] == 3
     md = (tmp_path / 'comparison.md').read_text()
-    assert 'BA2M - plain' in md and '| BA2M | 3 | 0.0200 ± 0.0100 | 0.0200 |' in md
+    assert 'BA2M - plain' in md and '| BA2M | 3 | 0.020 ± 0.010 (0.020) |' in md
     # resume: the finished runs are kept, only the new seed runs
     calls.clear()
     report = comparison(tmp_path, [0, 1, 2, 3], calls).run()

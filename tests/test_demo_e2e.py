@@ -158,7 +158,8 @@ def test_seeds_run_end_to_end_with_weight_spread(tmp_path):
     (diff, ) = report['differences']
     assert diff['reference'] == 'plain' and sorted(diff['per_seed']) == ['0', '1']
     md = (tmp_path / 'work' / 'demo_results.md').read_text()
-    assert 'w std layer1 (all / last)' in md and '| 2 | BA2M R-18 | 2 |' in md
+    assert 'w std, last 10% (layer1 / layer2 / layer3 / layer4)' in md
+    assert '| 2 | BA2M R-18 | 2 |' in md
     assert 'BA2M R-18 - plain' in md
     # the pictures of the first seed's BA2M run (t-SNE needs more than 2 val images)
     from ba2m_mm.compare.digits import demo_pictures

@@ -43,7 +43,7 @@ def test_update_rewrites_a_stale_block(tmp_path):
     assert md.read_text() == ('text\n<!-- table: r.json runs -->\n' +
                               render_table(str(tmp_path / 'r.json'), 'runs') +
                               '\n<!-- /table -->\nmore\n')
-    assert '| A | 0 | 0.5000 | 1 | 2 | 3 |' in md.read_text()
+    assert '| A | 0 | 0.500 | 1 | 2 | 3 |' in md.read_text()
     assert update_tables(str(md), str(tmp_path), check=True) == []
     with pytest.raises(
             ValueError, match="kind must be summary, differences, runs or step_ratios, got 'x'"):

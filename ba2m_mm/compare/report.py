@@ -7,17 +7,28 @@ from typing import Dict, List
 from .statistics import is_finite
 
 
-def _num(value, fmt: str = '.4f') -> str:
-    return '-' if value is None or (isinstance(value, float) and math.isnan(value)) else \
-        f'{value:{fmt}}'
+def _fmt(value: float, sign: str = '') -> str:
+    """2 decimals, 3 below 1 in magnitude (accuracies in %, mAPs in [0, 1])."""
+    return f'{value:{sign}.{3 if abs(value) < 1 else 2}f}'
 
 
-def mean_std(stats: Dict, fmt: str = '.4f') -> str:
+def _num(value, fmt: str = None) -> str:
+    """``value`` in ``fmt`` (default: :func:`_fmt`); ``-`` for None or NaN."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return '-'
+    if fmt is None or fmt in ('+', ''):
+        return _fmt(value, fmt or '')
+    return f'{value:{fmt}}'
+
+
+def mean_std(stats: Dict, fmt: str = None) -> str:
     """``mean ± std`` (just the mean with one value; ``-`` with none)."""
     if math.isnan(stats['mean']):
         return '-'
     if math.isnan(stats['std']):
         return _num(stats['mean'], fmt)
+    if fmt is None:  # the std to the mean's decimals
+        fmt = f'.{3 if abs(stats["mean"]) < 1 else 2}f'
     return f'{stats["mean"]:{fmt}} ± {stats["std"]:{fmt}}'
 
 
@@ -38,28 +49,30 @@ def _seeds(row: Dict, metrics: List[str]) -> str:
 
 
 def format_summary(rows: List[Dict], metrics: List[str], group_name: str = 'group') -> str:
-    """Per arm: each metric as mean ± std and median over seeds, the train step
-    time and its ratio to the reference, and per BA2M stage the std of the
-    batch weights (mean over training / last 10% of the iterations). A seed
+    """Per arm: each metric as mean ± std (median) over seeds, the train step
+    time as a ratio to the reference's, and per BA2M stage the std of the batch
+    weights over the last 10% of the iterations (the JSON also holds the step
+    time in seconds and the mean over training). A seed
     whose metric is not finite (diverged) is out of the statistics and counted
     in the seeds column: ``4 (+1 diverged)``."""
     grouped = any(r['group'] is not None for r in rows)
     stages = sorted({s for r in rows for s in r['weight_spread']})
     header = ([group_name] if grouped else []) + ['arm', 'seeds']
     for m in metrics:
-        header += [f'{m} mean ± std', f'{m} median']
-    header += ['step (s)', 'x ref'] + [f'w std {s} (all / last)' for s in stages]
+        header.append(f'{m}: mean ± std (median)')
+    header += ['step x ref'] + (['w std, last 10% (' + ' / '.join(stages) + ')'] if stages else [])
     lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
     for r in rows:
         cells = (_group(r) if grouped else []) + [r['label'], _seeds(r, metrics)]
         for m in metrics:
-            cells += [mean_std(r['metrics'][m]), _num(r['metrics'][m]['median'])]
-        cells += [_num(r['step_time']['mean'], '.3f'), _num(r['step_ratio'], '.2f')]
-        for s in stages:
-            w = r['weight_spread'].get(s)
+            stats = r['metrics'][m]
             cells.append(
-                f'{_num(w["w_std"]["mean"], ".3f")} / {_num(w["w_std_last"]["mean"], ".3f")}'
-                if w else '-')
+                mean_std(stats) + (f' ({_num(stats["median"])})' if stats.get('n', 0) > 1 else ''))
+        cells.append(_num(r['step_ratio'], '.2f'))
+        if stages:
+            spread = [r['weight_spread'].get(s) for s in stages]
+            last = [w['w_std_last']['mean'] if w else None for w in spread]
+            cells.append(' / '.join(_num(v, '.3f') for v in last) if any(spread) else '-')
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
@@ -76,14 +89,14 @@ def format_differences(diffs: List[Dict], metric: str, group_name: str = 'group'
     lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
     for d in diffs:
         diverged = d.get('diverged_seeds') or {}  # {seed: side}; none in older reports
-        cells = {int(s): f'{s}: {v:+.4f}' for s, v in d['per_seed'].items()}
+        cells = {int(s): f'{s}: {_fmt(v, "+")}' for s, v in d['per_seed'].items()}
         cells.update({int(s): f'{s}: diverged ({side})' for s, side in diverged.items()})
         per_seed = ', '.join(cells[s] for s in sorted(cells))
         low, high = d['ci']
         cells = (_group(d) if grouped else []) + [
             f'{d["label"]} - {d["reference"]}', per_seed,
-            _num(d['mean'], '+.4f'), f'[{_num(low, "+.4f")}, {_num(high, "+.4f")}]',
-            _num(d['median'], '+.4f'), f'{d["wins"]}/{d["n"]}{_diverged(len(diverged))}'
+            _num(d['mean'], '+'), f'[{_num(low, "+")}, {_num(high, "+")}]',
+            _num(d['median'], '+'), f'{d["wins"]}/{d["n"]}{_diverged(len(diverged))}'
         ]
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
@@ -118,9 +131,9 @@ def format_report(report: Dict) -> str:
         parts += [
             f'Evaluated once after training, by the {report["evaluate"]} loop. Mean ± '
             'sample std (n - 1) and '
-            'median over seeds; step: training time per iteration, x ref: its ratio to the '
+            'median over seeds; step x ref: training time per iteration against the '
             f'reference arm ({report["reference"]}); w std: standard deviation of the BA2M '
-            'batch weights per stage, mean over training / over its last 10%. A seed whose '
+            'batch weights per stage over the last 10% of training. A seed whose '
             'metric is NaN or infinite (diverged) is left out of the statistics and counted as '
             '"+k diverged", here and in the paired differences.', '',
             format_summary(report['summary'], metrics, group_name), ''
