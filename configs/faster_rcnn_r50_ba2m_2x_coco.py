@@ -8,23 +8,10 @@
 # upstream's lr 0.02 for 16 images (the recipe of the mmdet baselines we compare with in
 # docs/model_zoo.md); under the linear scaling rule the paper's 0.01 is this recipe at 8
 # images. Training on another total batch: pass `--auto-scale-lr` (base_batch_size=16).
-_base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_2x_coco.py'
+_base_ = ['mmdet::faster_rcnn/faster-rcnn_r50_fpn_2x_coco.py', './_base_/ba2m_det_backbone.py']
 
 custom_imports = dict(imports=['ba2m_mm'], allow_failed_imports=False)
 
-# Same BA2M backbone delta as mask_rcnn_r50_ba2m_2x_coco.py (tests/test_configs.py
-# checks that every BA2M detection config uses identical BA2M options).
-model = dict(
-    backbone=dict(
-        type='BA2MResNet',
-        # frozen_stages=1 (upstream) freezes stage 1, and a frozen BA2M is the identity,
-        # so BA2M goes after stages 2-4 only.
-        ba2m_stages=(False, True, True, True),
-        ba2m_cfg=dict(
-            reduction=32,
-            # mean weight 1: with norm_eval=True the frozen BN statistics see the same
-            # feature scale in training as at inference, where BA2M is the identity.
-            normalize='scaled_softmax',
-            # softmax over the global batch (16 images) instead of 2 images per GPU.
-            sync=True,
-            gsa_mode='auto')))
+# BA2M after stages 2-4, with the options every BA2M detection config shares
+# (_base_/ba2m_det_backbone.py).
+model = dict(backbone=dict(type='BA2MResNet', **_base_.ba2m_det_backbone))

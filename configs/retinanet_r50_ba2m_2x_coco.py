@@ -3,23 +3,10 @@
 # Upstream recipe: mmdet's retinanet_r50_fpn_2x_coco (24 epochs, SGD lr 0.01 for
 # 16 images, momentum 0.9, weight decay 1e-4, lr x0.1 at epochs 16 and 22), i.e. the
 # paper's COCO schedule (suppl. G) already, 8 GPUs x 2 images.
-_base_ = 'mmdet::retinanet/retinanet_r50_fpn_2x_coco.py'
+_base_ = ['mmdet::retinanet/retinanet_r50_fpn_2x_coco.py', './_base_/ba2m_det_backbone.py']
 
 custom_imports = dict(imports=['ba2m_mm'], allow_failed_imports=False)
 
-# Same BA2M backbone delta as mask_rcnn_r50_ba2m_2x_coco.py (tests/test_configs.py
-# checks that every BA2M detection config uses identical BA2M options).
-model = dict(
-    backbone=dict(
-        type='BA2MResNet',
-        # frozen_stages=1 (upstream) freezes stage 1, and a frozen BA2M is the identity,
-        # so BA2M goes after stages 2-4 only.
-        ba2m_stages=(False, True, True, True),
-        ba2m_cfg=dict(
-            reduction=32,
-            # mean weight 1: with norm_eval=True the frozen BN statistics see the same
-            # feature scale in training as at inference, where BA2M is the identity.
-            normalize='scaled_softmax',
-            # softmax over the global batch (16 images) instead of 2 images per GPU.
-            sync=True,
-            gsa_mode='auto')))
+# BA2M after stages 2-4, with the options every BA2M detection config shares
+# (_base_/ba2m_det_backbone.py).
+model = dict(backbone=dict(type='BA2MResNet', **_base_.ba2m_det_backbone))

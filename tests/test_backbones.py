@@ -109,7 +109,8 @@ def test_between_placement_and_eq15(lib):
     assert extra and all(k.startswith(('ba2m2.', 'ba2m4.')) for k in extra)
 
     seen = {}
-    model.layer2.register_forward_hook(lambda m, i, o: seen.update(f2=o.clone()))
+    # prepend: before BA2M's hook on layer2, i.e. F_2(x) before weighting
+    model.layer2.register_forward_hook(lambda m, i, o: seen.update(f2=o.clone()), prepend=True)
     model.layer3.register_forward_pre_hook(lambda m, i: seen.update(in3=i[0].clone()))
     outs = model(torch.rand(3, 3, 32, 32))
     weighted = seen['f2'] * model.ba2m2.last_weights.view(-1, 1, 1, 1)  # w_2i F_2(x_i)
@@ -456,6 +457,30 @@ def test_registered_in_both_libraries():
     assert MMDET_MODELS.get('BA2MResNet') is mmdet_ba2m_resnet.BA2MResNet
     assert MMPRETRAIN_MODELS.get('BA2MResNet') is mmpretrain_ba2m_resnet.BA2MResNet
     assert MMPRETRAIN_MODELS.get('BA2MResNet_CIFAR') is mmpretrain_ba2m_resnet.BA2MResNet_CIFAR
+
+
+def test_upstream_forward_runs_and_between_ba2m_hangs_on_the_stages():
+    """One mechanism for every BA2M backbone (ba2m_stages_mixin.py): the ResNet and ResNeXt
+    classes keep the library's own forward, and each between-stage BA2M is a forward hook
+    on its stage."""
+    from mmdet.models.backbones import ResNeXt as MMDetResNeXt
+    from mmpretrain.models.backbones import ResNeXt as MMPretrainResNeXt
+
+    from ba2m_mm.models.backbones import mmdet_ba2m_resnext, mmpretrain_ba2m_resnext
+    from ba2m_mm.models.backbones.ba2m_hooks import BA2MHook
+    pairs = list(LIBS.values())
+    pairs.append((mmdet_ba2m_resnext.BA2MResNeXt, MMDetResNeXt))
+    pairs.append((mmpretrain_ba2m_resnext.BA2MResNeXt, MMPretrainResNeXt))
+    for ours, upstream in pairs:
+        assert ours.forward is upstream.forward, ours
+    for lib in LIBS:
+        model = build(lib, ba2m_stages=(True, False, True, True))
+        for i, name in enumerate(model.ba2m_names, 1):
+            hooks = [
+                h for h in getattr(model, f'layer{i}')._forward_hooks.values()
+                if isinstance(h, BA2MHook)
+            ]
+            assert [h.ba2m for h in hooks] == ([getattr(model, name)] if name else [])
 
 
 def test_mask_rcnn_config_backbone_builds():

@@ -4,6 +4,7 @@ builds in its own scope, trains one step and predicts on tiny synthetic inputs.
 The model structure a config defines is kept (ResNet depth 50/101, FPN, heads); only the
 image size shrinks and pretrained loading is disabled, so nothing is downloaded.
 """
+import ast
 import copy
 import functools
 import math
@@ -22,6 +23,10 @@ CUSTOM_IMPORTS = dict(imports=['ba2m_mm'], allow_failed_imports=False)
 BA2M_DELTA = ('custom_imports.', 'model.backbone.type', 'model.backbone.ba2m_stages',
               'model.backbone.ba2m_cfg.')
 DET_BA2M_CFG = dict(reduction=32, normalize='scaled_softmax', sync=True, gsa_mode='auto')
+# The BA2M detection configs take their backbone options from this base and variable
+# (mmengine keeps a base variable in the merged config, at the top level).
+DET_BASE = '_base_/ba2m_det_backbone.py'
+DET_BASE_VAR = 'ba2m_det_backbone'
 CLS_BA2M_CFG = dict(reduction=32, normalize='scaled_softmax', sync=True, gsa_mode='auto')
 
 # Our config -> the upstream config it must equal, up to BA2M_DELTA for BA2M configs (named
@@ -166,6 +171,8 @@ def test_config_states_only_its_deltas(name, tmp_path):
     cfg = load(name)
     upstream_name = UPSTREAM[name]
     allowed = (BA2M_DELTA if 'ba2m' in name else ()) + EXTRA_DELTA.get(name, ())
+    if 'ba2m' in name and UPSTREAM[name].startswith('mmdet::'):
+        allowed += (f'{DET_BASE_VAR}.', )
     upstream = load_upstream(upstream_name, tmp_path)
     changed = changed_paths(cfg, upstream)
     unexpected = sorted(p for p in changed if not covered(p, allowed))
@@ -189,20 +196,48 @@ def test_config_states_only_its_deltas(name, tmp_path):
         assert 'custom_imports' not in cfg
 
 
-def test_detection_configs_share_the_ba2m_options_of_the_mask_r50_config():
-    reference = load('mask_rcnn_r50_ba2m_2x_coco.py').model.backbone
-    assert reference.ba2m_stages == (False, True, True, True)
-    assert reference.ba2m_cfg == DET_BA2M_CFG
+def base_files(name):
+    """The ``_base_`` of ``configs/<name>`` as written (a str or a list of them)."""
+    tree = ast.parse((CONFIG_DIR / name).read_text())
+    assigned = {
+        target.id: node.value
+        for node in tree.body if isinstance(node, ast.Assign) for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    return ast.literal_eval(assigned['_base_'])
+
+
+def test_detection_configs_inherit_the_ba2m_backbone_options_from_one_base():
+    """The BA2M options of the detection configs are written once, in DET_BASE: each BA2M
+    detection config inherits it (beside its mmdet config) or a config that does, and its
+    merged backbone holds exactly those options."""
+    base = Config.fromfile(str(CONFIG_DIR / DET_BASE))
+    assert list(base.keys()) == [DET_BASE_VAR]  # no `model`: it sits beside mmdet's
+    options = base[DET_BASE_VAR]
+    assert options.ba2m_stages == (False, True, True, True)
+    assert options.ba2m_cfg == DET_BA2M_CFG
     det = [n for n in CONFIGS if load(n).default_scope == 'mmdet' and is_ba2m(load(n))]
     assert len(det) == 9
+    direct = []
     for name in det:
+        bases = base_files(name)
+        text = (CONFIG_DIR / name).read_text()
+        assert 'ba2m_stages' not in text and 'ba2m_cfg' not in text, f'{name} pastes options'
+        if isinstance(bases, list):  # [mmdet::<upstream>, DET_BASE]
+            assert bases == [UPSTREAM[name], f'./{DET_BASE}'], name
+            assert f'**_base_.{DET_BASE_VAR}' in text, name
+            direct.append(name)
+        else:  # derived from one of ours, as upstream derives its R-101 / variant configs
+            assert bases.startswith('./') and 'ba2m' in bases, name
         cfg = load(name)
         backbone = cfg.model.backbone
-        assert backbone.ba2m_stages == reference.ba2m_stages, name
-        assert backbone.ba2m_cfg == reference.ba2m_cfg, name
+        assert cfg[DET_BASE_VAR] == options, name
+        assert backbone.ba2m_stages == options.ba2m_stages, name
+        assert backbone.ba2m_cfg == options.ba2m_cfg, name
         # A BA2M on a frozen stage is the identity: stage 1 is frozen and has none.
         assert backbone.frozen_stages == 1 and not backbone.ba2m_stages[0], name
         assert cfg.train_dataloader.batch_size == 2, name
+    assert len(direct) == 6
 
 
 @pytest.mark.parametrize('name', [

@@ -25,9 +25,9 @@ def test_single_process_cpu_run_gets_a_cpu_backend(env_cfg, expected):
 
 
 def test_use_cpu_backend_warns_only_when_asked(monkeypatch):
-    from ba2m_mm.launch import cpu_distributed
+    from ba2m_mm.launch import cpu
     said = []
-    monkeypatch.setattr(cpu_distributed, '_warn', said.append)
+    monkeypatch.setattr(cpu, '_warn', said.append)
     nccl = dict(env_cfg=dict(dist_cfg=dict(backend='nccl')))
     assert use_cpu_backend(Config(nccl)) == 'gloo'
     assert len(said) == 1 and "backend='nccl' needs CUDA" in said[0]

@@ -175,7 +175,7 @@ def test_atomic_write_text_keeps_old_content_on_crash(tmp_path, monkeypatch):
 def test_atomic_hook_is_default_in_tools_train():
     from mmengine.config import Config
 
-    from ba2m_mm.launch import use_atomic_checkpoints
+    from ba2m_mm.checkpoint import use_atomic_checkpoints
     cfg = Config(dict(default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=3))))
     assert use_atomic_checkpoints(cfg)
     assert cfg.default_hooks.checkpoint == dict(type='AtomicCheckpointHook', interval=3)
@@ -238,7 +238,7 @@ def test_ba2m_config_mistakes_through_tools_train(digits, tmp_path, monkeypatch,
 def test_missing_load_from_or_resume_path_names_the_option():
     from mmengine.config import Config
 
-    from ba2m_mm.launch import check_pretrained_paths
+    from ba2m_mm.checkpoint import check_pretrained_paths
     with pytest.raises(FileNotFoundError, match=r"load_from='/nope.pth': no such checkpoint"):
         check_pretrained_paths(Config(dict(load_from='/nope.pth')))
     with pytest.raises(FileNotFoundError, match=r"--resume='/nope.pth': no such checkpoint"):

@@ -19,10 +19,10 @@ if 'OMP_WAIT_POLICY' not in os.environ:  # the thread policy, before torch loads
     os.environ['OMP_WAIT_POLICY'] = 'PASSIVE'  # (ba2m_mm.thread_policy.THREAD_ENV)
 
 import ba2m_mm  # registers the models and hooks
-from ba2m_mm.launch import (add_dump_metric, add_runner_args, build_runner, check_tested_checkpoint,
-                            enable_visualization, load_config, parse_runner_args,
-                            register_scope_modules, set_test_checkpoint, setup_cpu_distributed,
-                            teardown_cpu_distributed)
+from ba2m_mm.checkpoint import check_tested_checkpoint, set_test_checkpoint
+from ba2m_mm.launch import (add_dump_metric, add_runner_args, build_runner, enable_visualization,
+                            load_config, parse_runner_args, register_scope_modules,
+                            setup_cpu_distributed, teardown_cpu_distributed)
 
 
 def parse_args():

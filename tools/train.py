@@ -7,7 +7,7 @@ launch path (installed packages are not modified):
   the modules of the config's ``default_scope`` (mmdet or mmpretrain) are
   registered.
 - ``--launcher pytorch|slurm|mpi`` also works on a machine without CUDA
-  (gloo process group, CPU DDP; see ``ba2m_mm/launch/cpu_distributed.py``).
+  (gloo process group, CPU DDP; see ``ba2m_mm/launch/cpu.py``).
 - ``--amp`` without CUDA uses bfloat16 autocast on CPU.
 - Checkpoints are written atomically (``AtomicCheckpointHook``), so a run
   killed at any instant resumes with ``--resume``.
@@ -29,10 +29,11 @@ if 'OMP_WAIT_POLICY' not in os.environ:  # the thread policy, before torch loads
     os.environ['OMP_WAIT_POLICY'] = 'PASSIVE'  # (ba2m_mm.thread_policy.THREAD_ENV)
 
 import ba2m_mm  # registers the models and hooks
-from ba2m_mm.launch import (add_runner_args, auto_scale_lr, build_runner, check_pretrained_paths,
-                            check_resumed_checkpoint, enable_amp, load_config, parse_runner_args,
-                            register_scope_modules, set_resume, setup_cpu_distributed,
-                            teardown_cpu_distributed, use_atomic_checkpoints)
+from ba2m_mm.checkpoint import (check_pretrained_paths, check_resumed_checkpoint, set_resume,
+                                use_atomic_checkpoints)
+from ba2m_mm.launch import (add_runner_args, auto_scale_lr, build_runner, enable_amp, load_config,
+                            parse_runner_args, register_scope_modules, setup_cpu_distributed,
+                            teardown_cpu_distributed)
 
 
 def parse_args():

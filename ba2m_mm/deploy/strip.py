@@ -76,6 +76,10 @@ def strip_config(cfg: Config) -> Config:
             cfg.custom_imports.imports = imports
         else:
             cfg.pop('custom_imports')
+    # BA2M options a base shares through a top-level variable (configs/_base_/
+    # ba2m_det_backbone.py): already merged into the backbone, which has none now.
+    for key in [k for k in cfg if k.startswith('ba2m_')]:
+        cfg.pop(key)
     # The source run's work_dir: a run of the stripped config writes to its own folder
     # (./work_dirs/<config name>, as the tools resolve a config without work_dir).
     cfg.pop('work_dir', None)

@@ -8,14 +8,14 @@ ResNet builds the stem and the stages from every upstream argument, then
 upstream checkpoints load as they are and ``ba2m_stages=(False,) * 4`` gives upstream
 ResNet exactly.
 
-This is the ResNet adapter of :class:`BA2MStagesMixin`. It keeps ResNet's own stage loop
-(``forward``) and applies the between-stage BA2M there, as BA2MResNet always did: a hook
-that a user puts on ``layer{i}`` sees ``F_i(x)`` before weighting. ``'inside'`` BA2M
-(Fig. 4c) hang on each block's last norm layer through the shared hook mechanism.
+This is the ResNet adapter of :class:`BA2MStagesMixin`: it says where the stages
+(``layer1``..``layer{num_stages}``) and the residual branches are. The library's own
+``forward`` runs unchanged; the between-stage BA2M hangs on each ``layer{i}`` and
+``'inside'`` BA2M (Fig. 4c) on each block's last norm layer, both through the shared hook
+mechanism.
 """
 from typing import List, Optional, Tuple
 
-import torch
 import torch.nn as nn
 
 from .ba2m_hooks import BA2MHook
@@ -57,7 +57,6 @@ class BA2MResNetMixin(BA2MStagesMixin):
     is new, never pretrained, and unused at inference.
     """
 
-    ba2m_between_by_hook = False  # applied in forward(), in the stage loop
     ba2m_inside_supported = True  # BasicBlock / Bottleneck: identity + residual branch
 
     def _ba2m_stage_paths(self) -> List[str]:
@@ -84,24 +83,3 @@ class BA2MResNetMixin(BA2MStagesMixin):
     @staticmethod
     def _block_out_channels(block: nn.Module) -> int:
         return (block.conv3 if hasattr(block, 'conv3') else block.conv2).out_channels
-
-    def forward_stem(self, x: torch.Tensor) -> torch.Tensor:
-        """Stem of upstream ResNet: 7x7 conv (or deep stem) and max pooling."""
-        if self.deep_stem:
-            x = self.stem(x)  # (N, C_stem, H/2, W/2)
-        else:
-            x = self.relu(self.norm1(self.conv1(x)))  # (N, C_stem, H/2, W/2)
-        return self.maxpool(x)  # (N, C_stem, H/4, W/4)
-
-    def forward(self, x: torch.Tensor) -> tuple:
-        """H(X) = FC(w_T F_T(...w_2 F_2(w_1 F_1(X)))) (Eq. 15) without the FC:
-        returns the stage outputs selected by ``out_indices``."""
-        x = self.forward_stem(x)
-        outs = []
-        for i, layer_name in enumerate(self.res_layers):
-            x = getattr(self, layer_name)(x)  # F_i(x), (N, C_i, H_i, W_i)
-            if self.ba2m_names[i] is not None:
-                x = getattr(self, self.ba2m_names[i])(x)  # w_i * F_i(x), same shape
-            if i in self.out_indices:
-                outs.append(x)
-        return tuple(outs)

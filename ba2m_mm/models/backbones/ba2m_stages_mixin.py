@@ -25,10 +25,6 @@ renames their parameters, so upstream checkpoints would no longer load):
 - Hooks are plain objects holding their BA2M, so ``copy.deepcopy`` (EMA models) maps them
   to the copied BA2M, and pickling works. A forward pre-hook on the backbone puts back any
   hook whose module was replaced (e.g. norm layers swapped by SyncBN conversion).
-
-A backbone whose stage loop we already own (``BA2MResNet``) may apply its between-stage
-BA2M in its own ``forward`` (``ba2m_between_by_hook = False``); everything else (building,
-naming, checks, freezing, ``norm_eval``, initialisation, ``'inside'``) is shared.
 """
 import contextlib
 import copy
@@ -136,9 +132,6 @@ class BA2MStagesMixin:
     """
 
     # --- adapter interface, per backbone -------------------------------------------------
-    # Apply 'between' BA2M with a hook on each stage module (False: the subclass's forward
-    # applies them, see BA2MResNetMixin).
-    ba2m_between_by_hook = True
     # Whether 'inside' (Fig. 4c) is offered, i.e. the blocks are residual blocks.
     ba2m_inside_supported = False
     # Thin-stage policy of ba2m_stages=None: only stages at least this wide (0: all).
@@ -299,7 +292,7 @@ class BA2MStagesMixin:
         """(module to hook, its BA2M) for every hook-applied BA2M."""
         targets = []
         for i, path in enumerate(self._ba2m_stage_paths()):
-            if self.ba2m_names[i] is not None and self.ba2m_between_by_hook:
+            if self.ba2m_names[i] is not None:
                 targets.append((self.get_submodule(path), getattr(self, self.ba2m_names[i])))
             if self.ba2m_position == 'inside' and self.ba2m_stages[i]:
                 for _, block in self._ba2m_blocks(i):

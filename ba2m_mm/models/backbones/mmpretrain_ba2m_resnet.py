@@ -1,5 +1,4 @@
 """BA2MResNet and BA2MResNet_CIFAR for mmpretrain (BA2Net, paper Section III-C)."""
-import torch
 from mmpretrain.models.backbones import ResNet, ResNet_CIFAR
 from mmpretrain.registry import MODELS
 
@@ -93,7 +92,3 @@ class BA2MResNet_CIFAR(BA2MResNetMixin, ResNet_CIFAR):
         (2, 64, 8, 8)
         (2, 128, 4, 4)
     """
-
-    def forward_stem(self, x: torch.Tensor) -> torch.Tensor:
-        """3x3 stride-1 conv stem of ResNet_CIFAR, no max pooling."""
-        return self.relu(self.norm1(self.conv1(x)))  # (N, C_stem, H, W)
