@@ -7,17 +7,17 @@ from typing import Dict, List
 from .statistics import is_finite
 
 
-def _fmt(value: float, sign: str = '') -> str:
+def _fmt(value: float) -> str:
     """2 decimals, 3 below 1 in magnitude (accuracies in %, mAPs in [0, 1])."""
-    return f'{value:{sign}.{3 if abs(value) < 1 else 2}f}'
+    return f'{value:.{3 if abs(value) < 1 else 2}f}'
 
 
 def _num(value, fmt: str = None) -> str:
     """``value`` in ``fmt`` (default: :func:`_fmt`); ``-`` for None or NaN."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return '-'
-    if fmt is None or fmt in ('+', ''):
-        return _fmt(value, fmt or '')
+    if fmt is None:
+        return _fmt(value)
     return f'{value:{fmt}}'
 
 
@@ -51,7 +51,7 @@ def _seeds(row: Dict, metrics: List[str]) -> str:
 def format_summary(rows: List[Dict], metrics: List[str], group_name: str = 'group') -> str:
     """Per arm: each metric as mean ± std (median) over seeds, the train step
     time as a ratio to the reference's, and per BA2M stage the std of the batch
-    weights over the last 10% of the iterations (the JSON also holds the step
+    weights over the last 10% of the iterations, 2 significant digits (the JSON also holds the step
     time in seconds and the mean over training). A seed
     whose metric is not finite (diverged) is out of the statistics and counted
     in the seeds column: ``4 (+1 diverged)``."""
@@ -72,7 +72,7 @@ def format_summary(rows: List[Dict], metrics: List[str], group_name: str = 'grou
         if stages:
             spread = [r['weight_spread'].get(s) for s in stages]
             last = [w['w_std_last']['mean'] if w else None for w in spread]
-            cells.append(' / '.join(_num(v, '.3f') for v in last) if any(spread) else '-')
+            cells.append(' / '.join(_num(v, '.2g') for v in last) if any(spread) else '-')
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
@@ -87,16 +87,19 @@ def format_differences(diffs: List[Dict], metric: str, group_name: str = 'group'
         f'{metric}: arm - reference', 'per seed', 'mean', '95% interval', 'median', 'wins'
     ]
     lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+    # one precision for the table: 2 decimals, 3 where every difference is below 1
+    values = [abs(v) for d in diffs for v in d['per_seed'].values() if is_finite(v)]
+    fmt = '+.2f' if any(v >= 1 for v in values) else '+.3f'
     for d in diffs:
         diverged = d.get('diverged_seeds') or {}  # {seed: side}; none in older reports
-        cells = {int(s): f'{s}: {_fmt(v, "+")}' for s, v in d['per_seed'].items()}
+        cells = {int(s): f'{s}: {v:{fmt}}' for s, v in d['per_seed'].items()}
         cells.update({int(s): f'{s}: diverged ({side})' for s, side in diverged.items()})
         per_seed = ', '.join(cells[s] for s in sorted(cells))
         low, high = d['ci']
         cells = (_group(d) if grouped else []) + [
             f'{d["label"]} - {d["reference"]}', per_seed,
-            _num(d['mean'], '+'), f'[{_num(low, "+")}, {_num(high, "+")}]',
-            _num(d['median'], '+'), f'{d["wins"]}/{d["n"]}{_diverged(len(diverged))}'
+            _num(d['mean'], fmt), f'[{_num(low, fmt)}, {_num(high, fmt)}]',
+            _num(d['median'], fmt), f'{d["wins"]}/{d["n"]}{_diverged(len(diverged))}'
         ]
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
