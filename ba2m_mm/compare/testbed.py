@@ -13,7 +13,7 @@ from .experiment import Arm
 
 # The strengths of the validation study (BA2M's ``strength``: SGD moves its branch BN
 # strength^2 times as fast)
-STRENGTHS = (1, 3, 10)
+STRENGTHS = (0.3, 1, 3, 10)
 
 
 def testbed_configs(configs: Optional[str] = None) -> Dict[str, str]:
