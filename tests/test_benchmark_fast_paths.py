@@ -82,15 +82,15 @@ def test_fast_path_table_from_given_times():
     text = benchmark_report.format_fast_paths('testbed', modes, threads=1)
     lines = text.split('\n')
     assert lines[0] == ('testbed: batch 256, 32x32, cpu, 1 thread(s); training step, ms per '
-                        'image, medians of 3 round(s) x 1 step(s); ratio = model / plain of '
-                        'the medians (min-max of the per-round ratios)')
-    assert lines[2] == ('| setting | plain ms/image | ba2m-auto ms/image | ba2m-auto / plain '
-                        '| plain vs fp32 plain |')
+                        'image (median of the rounds); ratio = model / plain of the medians '
+                        '(min-max of the per-round ratios)')
+    assert lines[2] == ('| setting | rounds x steps | plain ms/image | ba2m-auto ms/image | '
+                        'ba2m-auto / plain | plain vs fp32 plain |')
     # rows in the order fp32, bf16, fp32+cl, bf16+cl (bf16 not run here)
     assert lines[4:] == [
-        '| fp32 | 10.00 | 13.28 | 1.328 (1.25-1.41) | 1.00x |',
-        '| fp32+cl | 5.00 | 6.25 | 1.250 (1.25-1.25) | 2.00x faster |',
-        '| bf16+cl | 100.00 | 120.00 | 1.200 (1.00-1.20) | 0.10x (slower) |',
+        '| fp32 | 3 x 1 | 10.00 | 13.28 | 1.328 (1.25-1.41) | 1.00x |',
+        '| fp32+cl | 3 x 1 | 5.00 | 6.25 | 1.250 (1.25-1.25) | 2.00x faster |',
+        '| bf16+cl | 3 x 1 | 100.00 | 120.00 | 1.200 (1.00-1.20) | 0.10x (slower) |',
     ]
     with pytest.raises(ValueError, match='needs plain'):
         benchmark_report.format_fast_paths('testbed',

@@ -99,23 +99,23 @@ def format_fast_paths(setting: str, modes: Dict[str, Dict], threads: Optional[in
     if 'plain' not in names:
         raise ValueError(f'{setting}: the fast-path table needs plain (ratios), got {names}')
     others = [n for n in names if n != 'plain']
-    rounds = sorted({(modes[m]['rounds'], modes[m]['steps']) for m in order})
-    runs = ', '.join(f'{r} round(s) x {s} step(s)' for r, s in rounds)
     lines = [
         f'{setting}: batch {first["batch"]}, {first["shape"][0]}x{first["shape"][1]}, '
         f'{first["device"]}{f", {threads} thread(s)" if threads else ""}; training step, '
-        f'ms per image, medians of {runs}; ratio = model / plain of the medians '
-        '(min-max of the per-round ratios)', '',
-        '| setting | plain ms/image | ' + ' | '.join(f'{n} ms/image | {n} / plain'
-                                                     for n in others) + ' | plain vs fp32 plain |',
-        '|---|---|' + '---|---|' * len(others) + '---|'
+        'ms per image (median of the rounds); ratio = model / plain of the medians (min-max '
+        'of the per-round ratios)', '', '| setting | rounds x steps | plain ms/image | ' +
+        ' | '.join(f'{n} ms/image | {n} / plain' for n in others) + ' | plain vs fp32 plain |',
+        '|---|---|---|' + '---|---|' * len(others) + '---|'
     ]
     per_image = {m: 1e3 / modes[m]['batch'] for m in order}
     fp32_plain = modes['fp32']['models']['plain']['train_s'] if 'fp32' in modes else None
     for m in order:
         models = modes[m]['models']
         plain = models['plain']
-        cells = [m, f'{plain["train_s"] * per_image[m]:.2f}']
+        cells = [
+            m, f'{modes[m]["rounds"]} x {modes[m]["steps"]}',
+            f'{plain["train_s"] * per_image[m]:.2f}'
+        ]
         for n in others:
             r = models[n]
             per_round = round_ratios(r, plain, 'train')
