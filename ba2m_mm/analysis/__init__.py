@@ -6,7 +6,9 @@
   GCNet, GeneralizedAttention), built alike, and their input batches;
 - :mod:`.benchmark_settings`: settings, per-device defaults, goals, and what
   this machine can run;
-- :mod:`.step_timing`: training and inference step time, interleaved rounds;
+- :mod:`.step_timing`: training and inference step time, interleaved rounds (the
+  project's one step timer, :func:`~.step_timing.interleaved_times`, which the
+  comparison tool's side-by-side step ratio uses too);
 - :mod:`.peak_memory`: peak memory of a step on CPU (sampled RSS);
 - :mod:`.profiling_counts`: kernel launches, aten ops and GPU time per step;
 - :mod:`.branch_profile`: time of each BA2M branch on ResNet-50 stage shapes;

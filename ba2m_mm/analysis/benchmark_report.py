@@ -3,7 +3,7 @@ from typing import Dict, Optional
 
 import torch
 
-from .benchmark_settings import DEFAULT_BA2M, GOALS, GOALS_CUDA, SETTINGS, SETTINGS_CUDA
+from .benchmark_settings import DEFAULT_BA2M, FAST_PATHS, GOALS, GOALS_CUDA, SETTINGS, SETTINGS_CUDA
 
 
 def round_ratios(model: Dict, plain: Dict, key: str) -> list:
@@ -32,8 +32,9 @@ def format_results(setting: str, res: Dict) -> str:
     unit, scale, fmt = ('ms', 1e3, '.2f') if cuda else ('s', 1, '.3f')
     lines = [
         f'{setting}: batch {res["batch"]}, {res["shape"][0]}x{res["shape"][1]}'
-        f'{", bf16 AMP" if res.get("amp") else ""}{", cuda" if cuda else ""} (medians '
-        f'of {res["rounds"]} rounds)',
+        f'{", bf16 AMP" if res.get("amp") else ""}'
+        f'{", channels_last" if res.get("channels_last") else ""}{", cuda" if cuda else ""} '
+        f'(medians of {res["rounds"]} rounds)',
         f'{"model":<14}{"train " + unit:>9}{"ratio":>7}{"infer " + unit:>9}{"ratio":>7}'
         f'{"peak MiB":>10}{"ratio":>7}'
     ]
@@ -70,6 +71,63 @@ def format_results(setting: str, res: Dict) -> str:
                      f'{"met" if default["train_ratio"] <= goal["train"] else "NOT met"}), '
                      f'inference <= {goal["infer"]} (measured {default["infer_ratio"]:.3f}, '
                      f'{"met" if default["infer_ratio"] <= goal["infer"] else "NOT met"})')
+    return '\n'.join(lines)
+
+
+def format_fast_paths(setting: str, modes: Dict[str, Dict], threads: Optional[int] = None) -> str:
+    """The four-setting table of one benchmark setting: per mode (fp32, bf16
+    autocast, each with and without channels_last; :data:`FAST_PATHS`), the
+    training step per image of plain and of each other model, the ratio to
+    plain (of the medians, with the min-max of the per-round ratios: the
+    models ran interleaved in each round), and how fast plain runs against
+    plain in fp32 (modes run one after another, not interleaved).
+
+    Args:
+        setting (str): The benchmark setting, e.g. ``'testbed'``.
+        modes (dict): ``{mode: result of run_setting}``, any subset of
+            :data:`FAST_PATHS`, each with a ``plain`` model.
+        threads (int, optional): Threads the run used, for the title.
+
+    Returns:
+        str: A markdown table with a title line.
+    """
+    order = [m for m in FAST_PATHS if m in modes]
+    if not order:
+        raise ValueError(f'{setting}: no fast-path results (modes {list(FAST_PATHS)})')
+    first = modes[order[0]]
+    names = list(first['models'])
+    if 'plain' not in names:
+        raise ValueError(f'{setting}: the fast-path table needs plain (ratios), got {names}')
+    others = [n for n in names if n != 'plain']
+    lines = [
+        f'{setting}: batch {first["batch"]}, {first["shape"][0]}x{first["shape"][1]}, '
+        f'{first["device"]}{f", {threads} thread(s)" if threads else ""}; training step, '
+        'ms per image (median of the rounds); ratio = model / plain of the medians (min-max '
+        'of the per-round ratios)', '', '| setting | rounds x steps | plain ms/image | ' +
+        ' | '.join(f'{n} ms/image | {n} / plain' for n in others) + ' | plain vs fp32 plain |',
+        '|---|---|---|' + '---|---|' * len(others) + '---|'
+    ]
+    per_image = {m: 1e3 / modes[m]['batch'] for m in order}
+    fp32_plain = modes['fp32']['models']['plain']['train_s'] if 'fp32' in modes else None
+    for m in order:
+        models = modes[m]['models']
+        plain = models['plain']
+        cells = [
+            m, f'{modes[m]["rounds"]} x {modes[m]["steps"]}',
+            f'{plain["train_s"] * per_image[m]:.2f}'
+        ]
+        for n in others:
+            r = models[n]
+            per_round = round_ratios(r, plain, 'train')
+            span = f' ({min(per_round):.2f}-{max(per_round):.2f})' if per_round else ''
+            cells += [f'{r["train_s"] * per_image[m]:.2f}', f'{r["train_ratio"]:.3f}{span}']
+        if fp32_plain is None:
+            cells.append('-')
+        else:
+            speed = fp32_plain / plain['train_s']
+            cells.append(f'{speed:.2f}x {"faster" if speed >= 1 else "(slower)"}' if m !=
+                         'fp32' else '1.00x')
+        lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
 

@@ -8,11 +8,13 @@ import torch
 from .comparison_models import MMDET_PLUGIN_MODELS, MODELS_ALL
 
 # Goals (reported, not asserted): BA2M (default config) / plain. CPU: no regression past
-# 1.15 (classification) and 1.20 (detection); CUDA: a training step at most 1.10x the plain one.
+# 1.15 (classification) and 1.20 (detection, and the CIFAR-10 testbed: issue 25);
+# CUDA: a training step at most 1.10x the plain one.
 GOALS = {
     'cls': dict(train=1.15, infer=1.01),
     'det': dict(train=1.20, infer=1.01),
-    'det-backbone': dict(train=1.20, infer=1.01)
+    'det-backbone': dict(train=1.20, infer=1.01),
+    'testbed': dict(train=1.20, infer=1.01),
 }
 
 GOALS_CUDA = {s: dict(train=1.10, infer=1.01) for s in GOALS}
@@ -31,6 +33,10 @@ SETTINGS = {
     # 800x1333 padded to a multiple of 32, as mmdet's data preprocessor does.
     'det-backbone':
     dict(batch=2, shape=(800, 1344), rounds=2, steps=1, warmup=1, models=('plain', 'ba2m-auto')),
+    # The CIFAR-10 testbed's classifiers (configs/resnet18_cifar10_testbed.py and its BA2M
+    # twin) at their batch: ResNet-18-CIFAR widths 16-128, 256 images of 32x32.
+    'testbed':
+    dict(batch=256, shape=(32, 32), rounds=5, steps=1, warmup=1, models=('plain', 'ba2m-auto')),
 }
 
 # CUDA: the per-GPU batches of the configs (8xb32 classification, 2 images per GPU in
@@ -39,6 +45,7 @@ SETTINGS_CUDA = {
     'cls': dict(SETTINGS['cls'], batch=32, rounds=10, steps=5, warmup=5),
     'det': dict(SETTINGS['det'], rounds=5, steps=3, warmup=3),
     'det-backbone': dict(SETTINGS['det-backbone'], rounds=10, steps=5, warmup=5),
+    'testbed': dict(SETTINGS['testbed'], rounds=10, steps=5, warmup=5),
 }
 
 # --profile: steps profiled after the warm-up (per model), by device.
@@ -46,7 +53,20 @@ PROFILE_STEPS = dict(cpu=dict(warmup=1, steps=2), cuda=dict(warmup=3, steps=5))
 
 PROFILE_SETTINGS = ('det-backbone', 'cls')
 
-DEFAULT_BA2M = {'cls': 'ba2m-auto', 'det': 'ba2m-auto', 'det-backbone': 'ba2m-auto'}
+DEFAULT_BA2M = {
+    'cls': 'ba2m-auto',
+    'det': 'ba2m-auto',
+    'det-backbone': 'ba2m-auto',
+    'testbed': 'ba2m-auto'
+}
+
+# --fast-paths: the four precision / memory-format settings, as (bf16 autocast, channels_last).
+FAST_PATHS = {
+    'fp32': (False, False),
+    'bf16': (True, False),
+    'fp32+cl': (False, True),
+    'bf16+cl': (True, True),
+}
 
 
 def setting_spec(setting: str,
@@ -122,11 +142,11 @@ def resolve_settings(device: torch.device,
             names = ['plain', DEFAULT_BA2M[setting]]
         else:
             names = list(SETTINGS[setting]['models'])
-        if setting == 'det-backbone':
+        if setting in ('det-backbone', 'testbed'):
             dropped = [n for n in names if n in MMDET_PLUGIN_MODELS]
             if dropped:
                 print(
-                    f'det-backbone: {dropped} left out (mmdet ResNet plugins; compare them '
+                    f'{setting}: {dropped} left out (mmdet ResNet plugins; compare them '
                     'with --settings cls or det)',
                     flush=True)
             names = [n for n in names if n not in MMDET_PLUGIN_MODELS]

@@ -6,9 +6,11 @@ c3-c5, after_conv3, as mmdet's gcnet configs) and ``attn1111`` (mmdet
 GeneralizedAttention as in
 ``empirical_attention/faster-rcnn_r50-attn1111_fpn_1x_coco.py``), both as
 in-block plugins of mmdet's ResNet. Settings: ``cls`` (mmpretrain
-ImageClassifier ResNet-50), ``det`` (mmdet Faster R-CNN R-50-FPN) and
+ImageClassifier ResNet-50), ``det`` (mmdet Faster R-CNN R-50-FPN),
 ``det-backbone`` (the backbone of our detection configs alone, built with
-mmpretrain so it needs neither mmdet nor mmcv's compiled ops).
+mmpretrain so it needs neither mmdet nor mmcv's compiled ops) and ``testbed``
+(the CIFAR-10 testbed's classifiers, ``configs/resnet18_cifar10_testbed.py``
+and its BA2M twin: ResNet-18-CIFAR widths 16-128; plain and BA2M only).
 """
 import copy
 import os.path as osp
@@ -16,10 +18,12 @@ import os.path as osp
 import torch
 import torch.nn as nn
 
-from .paths import REPO, mim_config
+from .paths import CONFIG_DIR, REPO, mim_config
 
 MODELS_ALL = ('plain', 'ba2m-exact', 'ba2m-sampled', 'ba2m-auto', 'gcnet', 'attn1111')
 MMDET_PLUGIN_MODELS = ('gcnet', 'attn1111')  # mmdet's ResNet with mmcv plugins
+# The testbed configs of plain and BA2M (the twins differ in the backbone only).
+TESTBED_CONFIGS = dict(plain='resnet18_cifar10_testbed.py', ba2m='resnet18_ba2m_cifar10_testbed.py')
 
 # The plugins of the compared attention methods, as in mmdet's configs.
 GCNET_PLUGIN = dict(
@@ -106,6 +110,24 @@ def det_backbone_cfg(name: str) -> dict:
     return cfg
 
 
+def testbed_model_cfg(name: str) -> dict:
+    """The model of the CIFAR-10 testbed config of ``name`` (``plain``:
+    ``resnet18_cifar10_testbed.py``; ``ba2m-<gsa_mode>``: its BA2M twin
+    ``resnet18_ba2m_cifar10_testbed.py``, that ``gsa_mode``), with the
+    config's data preprocessor."""
+    from mmengine.config import Config
+    if name != 'plain' and not name.startswith('ba2m-'):
+        raise ValueError(f'testbed compares plain and BA2M only (the testbed configs), got '
+                         f'model {name!r}')
+    cfg = Config.fromfile(
+        osp.join(CONFIG_DIR, TESTBED_CONFIGS['plain' if name == 'plain' else 'ba2m']))
+    model = cfg.model.to_dict()
+    model['data_preprocessor'] = cfg.data_preprocessor.to_dict()
+    if name.startswith('ba2m-'):
+        model['backbone'].setdefault('ba2m_cfg', {})['gsa_mode'] = name[len('ba2m-'):]
+    return model
+
+
 def build(setting: str, name: str) -> nn.Module:
     from mmengine.model import revert_sync_batchnorm
     from mmengine.registry import DefaultScope
@@ -117,6 +139,9 @@ def build(setting: str, name: str) -> nn.Module:
     elif setting == 'det-backbone':
         from mmpretrain.registry import MODELS
         scope, cfg = 'mmpretrain', det_backbone_cfg(name)
+    elif setting == 'testbed':
+        from mmpretrain.registry import MODELS
+        scope, cfg = 'mmpretrain', testbed_model_cfg(name)
     else:
         from mmdet.registry import MODELS
         scope, cfg = 'mmdet', det_model_cfg(name)
@@ -126,8 +151,9 @@ def build(setting: str, name: str) -> nn.Module:
 
 
 def make_batch(setting: str, batch: int, shape, seed: int = 0):
-    """A batch as the data pipeline would give it (uint8 images + data samples);
-    for ``det-backbone`` a normalised (batch, 3, H, W) float tensor."""
+    """A batch as the data pipeline would give it (uint8 images + data samples,
+    labels of 1,000 classes for ``cls``, 10 for ``testbed``); for
+    ``det-backbone`` a normalised (batch, 3, H, W) float tensor."""
     g = torch.Generator().manual_seed(seed)
     h, w = shape
     if setting == 'det-backbone':
@@ -135,9 +161,10 @@ def make_batch(setting: str, batch: int, shape, seed: int = 0):
     inputs = [
         torch.randint(0, 256, (3, h, w), generator=g, dtype=torch.uint8) for _ in range(batch)
     ]
-    if setting == 'cls':
+    if setting in ('cls', 'testbed'):
         from mmpretrain.structures import DataSample
-        samples = [DataSample().set_gt_label(i % 1000) for i in range(batch)]
+        classes = 10 if setting == 'testbed' else 1000
+        samples = [DataSample().set_gt_label(i % classes) for i in range(batch)]
     else:
         from mmdet.structures import DetDataSample
         from mmengine.structures import InstanceData

@@ -14,7 +14,7 @@ from typing import Dict, List, Optional
 import torch
 
 from .benchmark_settings import setting_spec
-from .step_timing import Candidate, sync
+from .step_timing import Candidate, precision_label, sync
 
 # Runtime events that launch a kernel (CUPTI names; gpu_check.py counted the first three).
 LAUNCH_EVENT = re.compile(r'^cu(da)?Launch(Cooperative)?Kernel')
@@ -99,7 +99,8 @@ def run_profile(setting: str,
                 device: torch.device,
                 amp: bool = False,
                 spec: Optional[dict] = None,
-                out_dir: Optional[str] = None) -> Dict:
+                out_dir: Optional[str] = None,
+                channels_last: bool = False) -> Dict:
     """:func:`profile_model` for each model of ``setting`` in turn (each
     built, profiled and freed before the next)."""
     spec = spec or setting_spec(setting, device)
@@ -107,14 +108,15 @@ def run_profile(setting: str,
     step = ('forward + loss + backward (gradients accumulate, no optimizer step)'
             if setting == 'det-backbone' else 'model.train_step (with the SGD step)')
     print(
-        f'== profile {setting}: batch {spec["batch"]}, {h}x{w}, {"bf16 AMP" if amp else "fp32"}, '
+        f'== profile {setting}: batch {spec["batch"]}, {h}x{w}, '
+        f'{precision_label(amp, channels_last)}, '
         f'{device.type}; step = {step}; {warmup} warm-up + {steps} profiled step(s), '
         f'models {names}',
         flush=True)
     results = {}
     for name in names:
         start = time.time()
-        c = Candidate(setting, name, device, spec['batch'], spec['shape'], amp)
+        c = Candidate(setting, name, device, spec['batch'], spec['shape'], amp, channels_last)
         results[name] = profile_model(c, steps, warmup, out_dir)
         del c
         if device.type == 'cuda':
@@ -133,6 +135,7 @@ def run_profile(setting: str,
         warmup=warmup,
         device=device.type,
         amp=amp,
+        channels_last=channels_last,
         step=step,
         models=results)
 
@@ -153,7 +156,8 @@ def format_profile_steps(results: Dict) -> str:
         h, w = res['shape']
         lines += [
             f'{setting}: {res["batch"]}x3x{h}x{w}, {res["device"]}, '
-            f'{"bf16 AMP" if res["amp"] else "fp32"}; per step = {res["step"]}; mean of '
+            f'{precision_label(res["amp"], res.get("channels_last", False))}; per step = '
+            f'{res["step"]}; mean of '
             f'{res["steps"]} profiled step(s) after {res["warmup"]} warm-up step(s)', '',
             '| per step | ' + ' | '.join(names) + ''.join(f' | {n} / plain' for n in others) + ' |',
             '|---|' + '---|' * (len(names) + len(others))
