@@ -98,7 +98,7 @@ class SimulatedCrash(Exception):
     pass
 
 
-def toy_runner(work_dir, hook_type, name, resume=False):
+def toy_runner(work_dir, hook_type, name, resume=False, max_iters=4, **kwargs):
     return Runner(
         model=ToyModel(),
         work_dir=str(work_dir),
@@ -109,11 +109,41 @@ def toy_runner(work_dir, hook_type, name, resume=False):
             collate_fn=dict(type='default_collate'),
             batch_size=2,
             num_workers=0),
-        train_cfg=dict(by_epoch=False, max_iters=4),
+        train_cfg=dict(by_epoch=False, max_iters=max_iters),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
         default_hooks=dict(
             checkpoint=dict(type=hook_type, interval=2, by_epoch=False, max_keep_ckpts=1)),
-        resume=resume)
+        resume=resume,
+        **kwargs)
+
+
+def test_one_cycle_checkpoints_load_safely_and_resume(tmp_path, monkeypatch):
+    """OneCycleLR's state holds a function (anneal_func): mmengine's hook
+    pickles it and the safe loader refuses the file; ours leaves it out, and
+    --resume continues the schedule."""
+    from ba2m_mm.checkpoint.safe_load import UnsafeCheckpointError
+    one_cycle = dict(
+        param_scheduler=dict(type='OneCycleLR', eta_max=0.1, total_steps=4, by_epoch=False))
+    plain = tmp_path / 'plain'
+    toy_runner(plain, 'CheckpointHook', 'one_cycle_plain', max_iters=2, **one_cycle).train()
+    with pytest.raises(UnsafeCheckpointError, match='OneCycleParamScheduler'):
+        load_checkpoint_file(str(plain / 'iter_2.pth'))
+
+    work = tmp_path / 'atomic'
+    toy_runner(work, 'AtomicCheckpointHook', 'one_cycle_a', max_iters=2, **one_cycle).train()
+    (state, ) = load_checkpoint_file(str(work / 'iter_2.pth'))['param_schedulers']
+    assert 'anneal_func' not in state and state['total_steps'] == 4
+    resumed = toy_runner(
+        work, 'AtomicCheckpointHook', 'one_cycle_b', resume=True, max_iters=4, **one_cycle)
+    resumed.train()
+    # the same as resuming mmengine's file, loaded in full (the user's opt-in)
+    monkeypatch.setenv('BA2M_MM_UNSAFE_LOAD', '1')
+    full = toy_runner(
+        plain, 'CheckpointHook', 'one_cycle_plain_b', resume=True, max_iters=4, **one_cycle)
+    full.train()
+    assert resumed.iter == full.iter == 4
+    assert resumed.optim_wrapper.get_lr() == full.optim_wrapper.get_lr()
+    assert resumed.param_schedulers[0].state_dict() == full.param_schedulers[0].state_dict()
 
 
 def crash_while_writing(monkeypatch, marker):

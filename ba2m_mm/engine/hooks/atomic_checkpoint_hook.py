@@ -1,5 +1,6 @@
 """CheckpointHook whose writes survive a crash at any instant."""
 import glob
+import inspect
 import os
 import os.path as osp
 
@@ -56,6 +57,12 @@ class AtomicCheckpointHook(CheckpointHook):
     ``last_checkpoint`` names a complete file. Leftover ``.tmp`` files of a
     crashed write are removed at the start of the next run.
 
+    It also leaves out of the saved scheduler states the functions some
+    mmengine schedulers keep (``OneCycleParamScheduler.anneal_func``): pickled,
+    they make the checkpoint unloadable by the safe loader
+    (:mod:`ba2m_mm.checkpoint.safe_load`), and the scheduler rebuilds them when
+    it is built for ``--resume``.
+
     Takes the same arguments as :class:`~mmengine.hooks.CheckpointHook`.
     Non-local storage backends (``backend_args`` pointing to e.g. petrel) fall
     back to the parent's behaviour. Best checkpoints (``save_best``) are
@@ -71,6 +78,14 @@ class AtomicCheckpointHook(CheckpointHook):
             os.remove(stale)
             runner.logger.warning(f'Removed {stale}, an unfinished checkpoint write of an '
                                   'interrupted run.')
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        states = checkpoint.get('param_schedulers', [])
+        if isinstance(states, dict):  # one list per optimizer
+            states = [s for group in states.values() for s in group]
+        for state in states:
+            for key in [k for k, v in state.items() if inspect.isroutine(v)]:
+                del state[key]  # e.g. OneCycleParamScheduler.anneal_func
 
     def _save_checkpoint_with_step(self, runner, step, meta):
         if not isinstance(self.file_backend, LocalBackend):
