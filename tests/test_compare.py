@@ -206,3 +206,14 @@ def test_bad_arguments_name_the_value(tmp_path):
     assert arm.cfg_options == {'model.backbone.ba2m_cfg.reduction': 4, 'b': (True, False)}
     with pytest.raises(ValueError, match="option 'oops' is not KEY=VALUE"):
         parse_arm(['r4', str(cfg), 'oops'])
+
+
+def test_comparison_runs_write_checkpoints_the_safe_loader_reads():
+    """The testbed's OneCycleLR checkpoints resume without --unsafe-load only
+    through AtomicCheckpointHook (tests/test_reliability.py): every arm gets it."""
+    from ba2m_mm.compare.experiment import default_config
+    from ba2m_mm.compare.testbed import verdict_arms
+    for arm in verdict_arms(1.0):
+        cfg = default_config(arm, 100, '/tmp/unused')
+        assert cfg.default_hooks.checkpoint.type == 'AtomicCheckpointHook', arm.name
+        assert cfg.default_hooks.checkpoint.interval == 1

@@ -51,11 +51,15 @@ def default_config(arm: Arm,
                    group=None,
                    cfg_options: Optional[Dict] = None) -> Config:
     """The arm's config with its options, ``cfg_options`` (every arm), the
-    seed and the work dir. ``group`` is not used (see :class:`Comparison`)."""
+    seed and the work dir, with crash-safe checkpoints that the safe loader
+    reads (``AtomicCheckpointHook``, as ``tools/train.py``). ``group`` is not
+    used (see :class:`Comparison`)."""
+    from ba2m_mm.checkpoint import use_atomic_checkpoints
     cfg = Config.fromfile(arm.config)
     cfg.merge_from_dict(arm.cfg_options)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    use_atomic_checkpoints(cfg)
     cfg.randomness = dict(seed=seed)
     cfg.work_dir = work_dir
     return cfg
