@@ -92,6 +92,13 @@ def run_profiles(settings: Sequence[str],
     return results
 
 
+def _counts(spec: Dict, rounds: Optional[int], steps: Optional[int],
+            warmup: Optional[int]) -> Tuple[int, int, int]:
+    """(rounds, steps, warmup) of a setting: the overrides, else the setting's own."""
+    return (rounds or spec['rounds'], steps
+            or spec['steps'], spec['warmup'] if warmup is None else warmup)
+
+
 def run_timings(settings: Sequence[str],
                 models: Dict[str, List[str]],
                 device: torch.device,
@@ -138,9 +145,7 @@ def run_timings(settings: Sequence[str],
         results[setting] = run_setting(
             setting,
             models[setting],
-            rounds or spec['rounds'],
-            steps or spec['steps'],
-            spec['warmup'] if warmup is None else warmup,
+            *_counts(spec, rounds, steps, warmup),
             device,
             amp=amp,
             spec=spec,
@@ -199,9 +204,7 @@ def run_fast_paths(settings: Sequence[str],
             results[setting][mode] = run_setting(
                 setting,
                 models[setting],
-                rounds or spec['rounds'],
-                steps or spec['steps'],
-                spec['warmup'] if warmup is None else warmup,
+                *_counts(spec, rounds, steps, warmup),
                 device,
                 amp=amp,
                 spec=spec,

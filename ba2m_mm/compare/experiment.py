@@ -8,6 +8,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 from mmengine.config import Config, DictAction
 
+from ba2m_mm.checkpoint import use_atomic_checkpoints
 from .report import write_report
 from .run import run_config
 from .statistics import paired_difference, summarize
@@ -54,7 +55,6 @@ def default_config(arm: Arm,
     seed and the work dir, with crash-safe checkpoints that the safe loader
     reads (``AtomicCheckpointHook``, as ``tools/train.py``). ``group`` is not
     used (see :class:`Comparison`)."""
-    from ba2m_mm.checkpoint import use_atomic_checkpoints
     cfg = Config.fromfile(arm.config)
     cfg.merge_from_dict(arm.cfg_options)
     if cfg_options:

@@ -7,17 +7,17 @@ from typing import Dict, List
 from .statistics import is_finite
 
 
-def _fmt(value: float) -> str:
+def _decimals(value: float) -> int:
     """2 decimals, 3 below 1 in magnitude (accuracies in %, mAPs in [0, 1])."""
-    return f'{value:.{3 if abs(value) < 1 else 2}f}'
+    return 3 if abs(value) < 1 else 2
 
 
 def _num(value, fmt: str = None) -> str:
-    """``value`` in ``fmt`` (default: :func:`_fmt`); ``-`` for None or NaN."""
+    """``value`` in ``fmt`` (default: :func:`_decimals`); ``-`` for None or NaN."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return '-'
     if fmt is None:
-        return _fmt(value)
+        fmt = f'.{_decimals(value)}f'
     return f'{value:{fmt}}'
 
 
@@ -28,7 +28,7 @@ def mean_std(stats: Dict, fmt: str = None) -> str:
     if math.isnan(stats['std']):
         return _num(stats['mean'], fmt)
     if fmt is None:  # the std to the mean's decimals
-        fmt = f'.{3 if abs(stats["mean"]) < 1 else 2}f'
+        fmt = f'.{_decimals(stats["mean"])}f'
     return f'{stats["mean"]:{fmt}} ± {stats["std"]:{fmt}}'
 
 
