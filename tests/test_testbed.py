@@ -16,7 +16,7 @@ needs_archive = pytest.mark.skipif(
     not osp.isfile(ARCHIVE), reason='needs ../shared/data/cifar10-jpeg.tar.gz')
 TESTBED = {
     arm: osp.join(REPO, 'configs', f'resnet18_{arm}cifar10_testbed.py')
-    for arm in ('', 'ba2m_', 'se_', 'random_')
+    for arm in ('', 'ba2m_', 'se_', 'se_identity_', 'random_')
 }
 
 
@@ -29,7 +29,7 @@ def build_classifier(config: str, seed: int = 0):
     return model
 
 
-@pytest.mark.parametrize('arm', ['ba2m_', 'se_', 'random_'])
+@pytest.mark.parametrize('arm', ['ba2m_', 'se_', 'se_identity_', 'random_'])
 def test_same_seed_same_initial_weights_as_the_plain_twin(arm):
     """Every parameter the arm shares with the plain twin (backbone and head) is
     equal after building and init_weights() with the same seed: the added modules
@@ -52,7 +52,7 @@ def test_same_seed_same_initial_weights_as_the_plain_twin(arm):
 
 def test_testbed_twins_differ_only_in_the_backbone():
     plain = Config.fromfile(TESTBED['']).to_dict()
-    for arm in ('ba2m_', 'se_', 'random_'):
+    for arm in ('ba2m_', 'se_', 'se_identity_', 'random_'):
         cfg = Config.fromfile(TESTBED[arm]).to_dict()
         backbone = cfg['model'].pop('backbone')
         reference = dict(plain['model']['backbone'])
@@ -110,6 +110,36 @@ def test_squeeze_excitation_in_every_block():
             ValueError, match=r'reduction must be an int in \[1, in_channels=16\], '
             'got 32'):
         SqueezeExcitation(16, reduction=32)
+
+
+def test_identity_start_squeeze_excitation_is_the_identity_at_init_and_trains():
+    """identity_start: gate 2 * sigmoid(.) with W2 = 0, so exactly x at init for any
+    input (the plain SE gives x / 2 where its squeeze is 0); one SGD step moves it."""
+    se = SqueezeExcitation(16, reduction=4, identity_start=True)
+    se.init_weights()
+    x = torch.randn(2, 16, 5, 5)
+    assert torch.equal(se(x), x)
+    plain = SqueezeExcitation(16, reduction=4)
+    plain.init_weights()
+    zeros = torch.zeros(2, 16, 5, 5)
+    ones = torch.ones(2, 16, 1, 1)
+    assert torch.equal(plain.conv2(plain.conv1(plain.global_avgpool(zeros))), ones / 2)
+    # the identity-start twin of the testbed: its output equals the plain twin's at init
+    model, reference = build_classifier(TESTBED['se_identity_']), build_classifier(TESTBED[''])
+    images = torch.rand(2, 3, 32, 32)
+    model.eval(), reference.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(model(images), reference(images), rtol=0, atol=0)
+    # it trains: W2 gets a gradient at step 0, and after a step the gate leaves 1
+    optimizer = torch.optim.SGD(se.parameters(), lr=1.0)
+    (se(x) * torch.randn_like(x)).sum().backward()
+    assert se.conv2.conv.weight.grad.abs().sum() > 0
+    optimizer.step()
+    gate = se.conv2(se.conv1(se.global_avgpool(x))) * 2  # (2, 16, 1, 1)
+    torch.testing.assert_close(se(x), x * gate)
+    assert not torch.equal(gate, torch.ones_like(gate))
+    with pytest.raises(ValueError, match=r'identity_start must be a bool, got 1'):
+        SqueezeExcitation(16, identity_start=1)
 
 
 def write_scalars(work_dir, rows):

@@ -12,7 +12,7 @@ from typing import Dict, Optional
 from mmengine.config import Config
 
 from .experiment import Arm
-from .testbed import strength_study_arms, verdict_arms
+from .testbed import se_control_arms, strength_study_arms, verdict_arms
 
 PACKAGE = osp.dirname(osp.dirname(osp.abspath(__file__)))  # ba2m_mm/
 REPO = osp.dirname(PACKAGE)  # the checkout; in an installed wheel, site-packages
@@ -125,9 +125,9 @@ def ablation_arms(configs: str) -> list:
 # 'cifar10-full': the full recipe (200 epochs on 45,000 images), for a GPU.
 # 'cifar10-testbed': plain, SE, BA2M (its config's strength) and the matched random control
 # (configs/resnet18_*cifar10_testbed.py); 'cifar10-testbed-strength': the strength study
-# (:mod:`.testbed`).
+# (:mod:`.testbed`); 'cifar10-testbed-se': plain, SE and the identity-start SE.
 PRESET_NAMES = ('cifar10-ablation', 'cifar10-cpu', 'cifar10-full', 'cifar10-testbed',
-                'cifar10-testbed-strength')
+                'cifar10-testbed-strength', 'cifar10-testbed-se')
 
 
 def preset(name: str) -> Dict:
@@ -154,6 +154,8 @@ def preset(name: str) -> Dict:
         arms = verdict_arms(configs=configs)
     elif name == 'cifar10-testbed-strength':
         arms = strength_study_arms(configs=configs)
+    elif name == 'cifar10-testbed-se':
+        arms = se_control_arms(configs=configs)
     else:
         arms = ablation_arms(configs)
     return dict(arms=arms, metric='accuracy/top1', reference='plain', data=dict(kind='cifar10'))

@@ -1,7 +1,7 @@
 """Arms of the CIFAR-10 testbed (``tools/compare.py --preset cifar10-testbed[-strength]``).
 
-Four twins that differ only in the backbone (configs/resnet18_*cifar10_testbed.py): plain,
-SE (the positive control), BA2M at a strength, and the random control matched to that BA2M
+Twins that differ only in the backbone (configs/resnet18_*cifar10_testbed.py): plain,
+SE and the identity-start SE (the positive controls), BA2M at a strength, and the random control matched to that BA2M
 run's spread at every step and stage. A strength sets how fast SGD moves BA2M's branch BN
 (gamma, beta), the parameters through which BA2M leaves the identity, as BA2M's
 ``strength`` argument.
@@ -24,7 +24,8 @@ def testbed_configs(configs: Optional[str] = None) -> Dict[str, str]:
         configs = config_dir()
     return {
         name: osp.join(configs, f'resnet18_{prefix}cifar10_testbed.py')
-        for name, prefix in (('plain', ''), ('se', 'se_'), ('ba2m', 'ba2m_'), ('random', 'random_'))
+        for name, prefix in (('plain', ''), ('se', 'se_'), ('se_identity', 'se_identity_'),
+                             ('ba2m', 'ba2m_'), ('random', 'random_'))
     }
 
 
@@ -58,6 +59,15 @@ def control_arms(configs: Optional[str] = None) -> List[Arm]:
     return [Arm('plain', testbed['plain'], {}, 'plain'), Arm('se', testbed['se'], {}, 'SE')]
 
 
+def se_control_arms(configs: Optional[str] = None) -> List[Arm]:
+    """The plain twin, SE and the identity-start SE (``identity_start=True``: the gate
+    starts at exactly 1, as BA2M does; SE's starts at 0.5)."""
+    testbed = testbed_configs(configs)
+    return control_arms(configs) + [
+        Arm('se_identity', testbed['se_identity'], {}, 'SE, identity start')
+    ]
+
+
 def strength_study_arms(strengths=STRENGTHS, configs: Optional[str] = None) -> List[Arm]:
     """plain, SE, then BA2M and its matched random control at each strength."""
     arms = control_arms(configs)
@@ -76,5 +86,5 @@ def verdict_arms(strength: Optional[float] = None, configs: Optional[str] = None
 
 __all__ = [
     'STRENGTHS', 'testbed_configs', 'shipped_strength', 'strength_options', 'ba2m_arms',
-    'control_arms', 'strength_study_arms', 'verdict_arms'
+    'control_arms', 'se_control_arms', 'strength_study_arms', 'verdict_arms'
 ]
