@@ -1,10 +1,10 @@
 """Arms of the CIFAR-10 testbed (``tools/compare.py --preset cifar10-testbed[-strength]``).
 
 Twins that differ only in the backbone (configs/resnet18_*cifar10_testbed.py): plain,
-SE and the identity-start SE (the positive controls), BA2M at a strength, and the random control matched to that BA2M
-run's spread at every step and stage. A strength sets how fast SGD moves BA2M's branch BN
-(gamma, beta), the parameters through which BA2M leaves the identity, as BA2M's
-``strength`` argument.
+SE and the identity-start SE (the positive controls), BA2M at a strength, and the random
+control matched to that BA2M run's spread at every step and stage. A strength sets how
+fast SGD moves BA2M's branch BN (gamma, beta), the parameters through which BA2M leaves
+the identity, as BA2M's ``strength`` argument.
 """
 import os.path as osp
 from typing import Dict, List, Optional
