@@ -32,6 +32,7 @@ import torch
 from mmengine.config import DictAction
 
 from ba2m_mm.compare import Comparison, default_config, format_report, merge_reports, parse_arm
+from ba2m_mm.compare.det_testbed import digits_cfg_options, ensure_digits_testbed
 from ba2m_mm.compare.presets import (PRESET_NAMES, data_cfg_options, default_archive,
                                      default_data_root, preset)
 from ba2m_mm.datasets import ensure_cifar10_jpeg
@@ -58,9 +59,10 @@ def parse_args(argv=None):
     parser.add_argument('--merge', nargs='+', metavar='JSON', help='merge finished reports')
     parser.add_argument(
         '--data-root',
-        help='CIFAR-10 JPEG data root of the cifar10-* presets (and of --arm comparisons when '
-        'given), prepared here and given to every arm\'s datasets. Default: data/cifar10 of '
-        'the repository; without one (installed wheel), data/cifar10 in the working directory')
+        help='data root of the preset (CIFAR-10 JPEGs for cifar10-*, and for --arm comparisons '
+        'when given; the digits set for det-testbed-*), prepared here and given to every arm\'s '
+        'datasets. Default: data/cifar10 (data/digits_testbed) of the repository; without one '
+        '(installed wheel), the same folder in the working directory')
     parser.add_argument(
         '--archive',
         help='cifar10-jpeg.tar.gz, extracted when --data-root holds no images. Default: '
@@ -111,7 +113,12 @@ def build_comparison(args) -> Comparison:
     if metric is None:
         raise SystemExit('--metric is required without --preset (e.g. accuracy/top1)')
     data_options = {}
-    if (preset_.get('data', {}).get('kind') == 'cifar10' or args.data_root or args.archive):
+    kind = preset_.get('data', {}).get('kind')
+    if kind == 'digits-testbed':
+        data_root = args.data_root or default_data_root(kind)
+        print('[compare] digits testbed splits:', ensure_digits_testbed(data_root), 'at', data_root)
+        data_options = digits_cfg_options(data_root)
+    elif kind == 'cifar10' or args.data_root or args.archive:
         data = prepare_cifar10(args)
         data_options = data_cfg_options(arms[0].config, data['data_root'], data['archive'])
     # The data options reach every run (and the step-time ratios) but not the runs' specs:
@@ -123,6 +130,7 @@ def build_comparison(args) -> Comparison:
         args.seeds,
         args.out_dir,
         metric,
+        preset_.get('metrics') if metric == preset_.get('metric') else None,
         reference=reference if reference in {a.name
                                              for a in arms} else None,
         evaluate=args.evaluate,

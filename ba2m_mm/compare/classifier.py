@@ -34,10 +34,11 @@ def train_batches(cfg: Config, batch_size: Optional[int] = None, seed: int = 0):
 
 
 def sgd_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, data_batch) -> torch.Tensor:
-    """One training step on ``data_batch``: preprocess, loss, backward, update.
+    """One training step on ``data_batch``: preprocess, loss (summed as the Runner's
+    ``parse_losses`` does, so detectors' per-level losses count too), backward, update.
     Returns the loss."""
     data = model.data_preprocessor(data_batch, True)
-    loss = sum(v for k, v in model(**data, mode='loss').items() if 'loss' in k)
+    loss, _ = model.parse_losses(model(**data, mode='loss'))
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()

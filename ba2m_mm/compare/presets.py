@@ -11,6 +11,7 @@ from typing import Dict, Optional
 
 from mmengine.config import Config
 
+from .det_testbed import DET_METRICS, DET_PRESETS, DET_REFERENCES, det_testbed_arms
 from .experiment import Arm
 from .testbed import se_control_arms, strength_study_arms, verdict_arms
 
@@ -36,10 +37,15 @@ def config_dir() -> str:
     return osp.join(REPO, 'configs') if repo_layout() else osp.join(PACKAGE, *MIM_CONFIGS)
 
 
-def default_data_root() -> str:
-    """``data/cifar10`` of the repository; relative to the working directory (as in the
-    configs) without the repository layout."""
-    return osp.join(REPO, 'data', 'cifar10') if repo_layout() else osp.join('data', 'cifar10')
+DATA_FOLDERS = {'cifar10': 'cifar10', 'digits-testbed': 'digits_testbed'}
+
+
+def default_data_root(kind: str = 'cifar10') -> str:
+    """``data/cifar10`` (or ``data/digits_testbed`` for ``kind='digits-testbed'``) of the
+    repository; relative to the working directory (as in the configs) without the
+    repository layout."""
+    folder = osp.join('data', DATA_FOLDERS[kind])
+    return osp.join(REPO, folder) if repo_layout() else folder
 
 
 def default_archive() -> Optional[str]:
@@ -127,12 +133,12 @@ def ablation_arms(configs: str) -> list:
 # (configs/resnet18_*cifar10_testbed.py); 'cifar10-testbed-strength': the strength study
 # (:mod:`.testbed`); 'cifar10-testbed-se': plain, SE and the identity-start SE.
 PRESET_NAMES = ('cifar10-ablation', 'cifar10-cpu', 'cifar10-full', 'cifar10-testbed',
-                'cifar10-testbed-strength', 'cifar10-testbed-se')
+                'cifar10-testbed-strength', 'cifar10-testbed-se') + DET_PRESETS
 
 
 def preset(name: str) -> Dict:
-    """The preset ``name``: ``arms``, ``metric``, ``reference`` and ``data`` (``kind``),
-    its configs from :func:`config_dir`.
+    """The preset ``name``: ``arms``, ``metric``, ``metrics``, ``reference`` and ``data``
+    (``kind``: ``'cifar10'`` or ``'digits-testbed'``), its configs from :func:`config_dir`.
 
     Args:
         name (str): One of :data:`PRESET_NAMES`.
@@ -143,6 +149,13 @@ def preset(name: str) -> Dict:
     if name not in PRESET_NAMES:
         raise ValueError(f'--preset must be one of {PRESET_NAMES}, got {name!r}')
     configs = config_dir()
+    if name in DET_PRESETS:
+        return dict(
+            arms=det_testbed_arms(name, configs),
+            metric=DET_METRICS[0],
+            metrics=DET_METRICS,
+            reference=DET_REFERENCES[name],
+            data=dict(kind='digits-testbed'))
     if name == 'cifar10-cpu':
         arms = [Arm('ba2m', osp.join(configs, BA2M_CPU), {}, 'BA2M')] + ablation_arms(configs)[:1]
     elif name == 'cifar10-full':
@@ -158,4 +171,9 @@ def preset(name: str) -> Dict:
         arms = se_control_arms(configs=configs)
     else:
         arms = ablation_arms(configs)
-    return dict(arms=arms, metric='accuracy/top1', reference='plain', data=dict(kind='cifar10'))
+    return dict(
+        arms=arms,
+        metric='accuracy/top1',
+        metrics=('accuracy/top1', ),
+        reference='plain',
+        data=dict(kind='cifar10'))

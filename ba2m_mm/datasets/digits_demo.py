@@ -14,13 +14,16 @@ without overlap. Every pasted digit is one instance of class ``'0'``..``'9'``:
 - area: the rasterised mask area.
 
 Train and val images use disjoint scans (a seeded split of the 1,797), so
-validation measures generalisation to unseen handwriting. Everything is a
+validation measures generalisation to unseen handwriting. With ``num_test``, a
+test split draws from a third pool of scans, disjoint from both (the detection
+testbed chooses on val and reads test once). Everything is a
 function of ``seed``: the same arguments write byte-identical files.
 
 Layout written under ``out_dir``::
 
     annotations/instances_train.json  annotations/instances_val.json
     train/000000.png ...              val/000000.png ...
+    annotations/instances_test.json, test/000000.png ...  (only with num_test)
     VOC2007/{JPEGImages,Annotations,ImageSets/Main}  (only with voc=True)
 """
 import json
@@ -38,9 +41,9 @@ DIGIT_CLASSES = tuple(str(i) for i in range(10))
 # One colour per class for mmdet's visualiser (metainfo['palette']).
 DIGIT_PALETTE = [(220, 20, 60), (119, 11, 32), (0, 0, 142), (0, 0, 230), (106, 0, 228),
                  (0, 60, 100), (0, 80, 100), (0, 0, 70), (0, 0, 192), (250, 170, 30)]
-SPLITS = ('train', 'val')
 # Share of the 1,797 scans whose digits may appear in train images; the rest
-# appear only in val images.
+# appear only in val images (or, with a test split, half of them in val images
+# and half in test images).
 TRAIN_SCAN_FRACTION = 0.75
 MIN_POLYGON_POINTS = 3
 
@@ -163,6 +166,18 @@ def _write_voc_xml(path: str, filename: str, width: int, height: int, objects: L
     ET.ElementTree(root).write(path, encoding='utf-8', xml_declaration=False)
 
 
+def scan_pools(num_scans: int, seed: int = 0, test: bool = False) -> Dict[str, np.ndarray]:
+    """Indices of the scans each split draws its digits from: a seeded permutation
+    cut into train (:data:`TRAIN_SCAN_FRACTION`) and val, or with ``test`` into
+    train, val and test (the rest halved). The pools are disjoint."""
+    order = np.random.default_rng(seed).permutation(num_scans)
+    cut = int(num_scans * TRAIN_SCAN_FRACTION)
+    if not test:
+        return {'train': order[:cut], 'val': order[cut:]}
+    half = cut + (num_scans - cut) // 2
+    return {'train': order[:cut], 'val': order[cut:half], 'test': order[half:]}
+
+
 def build_digits_coco(out_dir: str,
                       num_train: int = 600,
                       num_val: int = 150,
@@ -171,7 +186,8 @@ def build_digits_coco(out_dir: str,
                       digit_size: Tuple[int, int] = (20, 44),
                       seed: int = 0,
                       voc: bool = False,
-                      progress: bool = True) -> Dict:
+                      progress: bool = True,
+                      num_test: int = 0) -> Dict:
     """Write the digits instance-segmentation set in COCO format.
 
     Args:
@@ -190,14 +206,20 @@ def build_digits_coco(out_dir: str,
             (JPEG) under ``out_dir/VOC2007`` (see :func:`write_voc`).
             Defaults to False.
         progress (bool): Show tqdm progress bars. Defaults to True.
+        num_test (int): Test images, from scans used by neither train nor
+            val images; 0 writes no test split (and val keeps all the scans
+            that train does not use). Defaults to 0.
 
     Returns:
-        dict: ``out_dir``, ``classes`` and per split (``'train'``, ``'val'``)
+        dict: ``out_dir``, ``classes`` and per split (``'train'``, ``'val'``,
+        with ``num_test`` also ``'test'``)
         ``ann_file``, ``img_dir``, ``num_images``, ``num_instances``.
     """
     for name, value in (('num_train', num_train), ('num_val', num_val)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f'{name} must be an int >= 1, got {value!r}')
+    if not isinstance(num_test, int) or num_test < 0:
+        raise ValueError(f'num_test must be an int >= 0, got {num_test!r}')
     if not isinstance(image_size, int) or image_size < 16:
         raise ValueError(f'image_size must be an int >= 16, got {image_size!r}')
     digits_per_image = _check_range('digits_per_image', digits_per_image, 1)
@@ -208,16 +230,16 @@ def build_digits_coco(out_dir: str,
     from sklearn.datasets import load_digits  # shipped with scikit-learn, no download
     digits = load_digits()
     scans = (digits.images / 16.0).astype(np.float32)  # (1797, 8, 8) in [0, 1]
-    order = np.random.default_rng(seed).permutation(len(scans))
-    cut = int(len(scans) * TRAIN_SCAN_FRACTION)
-    pools = {'train': order[:cut], 'val': order[cut:]}
+    pools = scan_pools(len(scans), seed, test=num_test > 0)
+    counts = dict(train=num_train, val=num_val, test=num_test)
+    counts = {split: counts[split] for split in pools}
 
     summary = dict(out_dir=out_dir, classes=DIGIT_CLASSES)
     categories = [
         dict(id=i + 1, name=name, supercategory='digit') for i, name in enumerate(DIGIT_CLASSES)
     ]
     os.makedirs(osp.join(out_dir, 'annotations'), exist_ok=True)
-    for split_index, (split, count) in enumerate(zip(SPLITS, (num_train, num_val))):
+    for split_index, (split, count) in enumerate(counts.items()):
         rng = np.random.default_rng([seed, split_index])
         img_dir = osp.join(out_dir, split)
         os.makedirs(img_dir, exist_ok=True)
@@ -280,7 +302,7 @@ def write_voc(out_dir: str, progress: bool = True) -> str:
     voc_root = osp.join(out_dir, 'VOC2007')
     for sub in ('JPEGImages', 'Annotations', osp.join('ImageSets', 'Main')):
         os.makedirs(osp.join(voc_root, sub), exist_ok=True)
-    for split, image_set in zip(SPLITS, ('trainval', 'test')):
+    for split, image_set in (('train', 'trainval'), ('val', 'test')):
         ann_file = osp.join(out_dir, 'annotations', f'instances_{split}.json')
         if not osp.isfile(ann_file):
             raise FileNotFoundError(f'write_voc: {ann_file} not found; run build_digits_coco '
