@@ -12,8 +12,12 @@ install:
 	bash tools/install.sh
 
 ## The test suite (CPU, offline). pytest exits non-zero when it collects no test.
+## TEST_WORKERS pytest-xdist processes (default 2, the cores it is sized for; 0: serial, in
+## one process). --dist loadgroup: tests/conftest.py keeps a module's tests that share a
+## module-scoped fixture on one worker.
+TEST_WORKERS ?= 2
 test: install
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+	$(PY) -m pytest tests -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 ## The main job: build the digits instance-segmentation set, train + evaluate BA2M Mask R-CNN.
 demo: install

@@ -173,7 +173,14 @@ def _sync_inputs(n, step):
 def sync_results(tmp_path_factory):
     import torch.multiprocessing as mp
     out_dir = tmp_path_factory.mktemp('sync')
-    mp.spawn(_sync_worker, args=(2, str(out_dir / 'init'), str(out_dir)), nprocs=2, join=True)
+    # fork: the workers start from this process's imports (spawn re-imports torch, mmdet and
+    # this module in each); the parent has no process group and one intra-op thread.
+    mp.start_processes(
+        _sync_worker,
+        args=(2, str(out_dir / 'init'), str(out_dir)),
+        nprocs=2,
+        join=True,
+        start_method='fork')
     return out_dir
 
 

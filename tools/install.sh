@@ -99,6 +99,14 @@ else
         "$PY" -m pip download -q --no-deps --no-build-isolation --no-binary :all: "mmcv==$MMCV_VERSION" -d "$build"
         tar -xzf "$build"/mmcv-"$MMCV_VERSION".tar.gz -C "$build"
         src="$build/mmcv-$MMCV_VERSION"
+        # No debug info: -g0 after the -g of Python's CFLAGS (in mmcv's cxx args, which
+        # torch's ninja build puts last). Same code (-O3, -DNDEBUG kept), about a third
+        # less compile time, an _ext of a few MB instead of 82. Not CFLAGS=-g0: setuptools
+        # takes CFLAGS *instead of* Python's, which would drop -O3 and -DNDEBUG.
+        n=$(grep -cE "extra_compile_args\['cxx'\] = \['-std=c\+\+1[47]'\]" "$src/setup.py" || true)
+        [[ "$n" -ge 1 ]] || { echo "[install] expected the cxx args in mmcv setup.py, found none" >&2; false; }
+        sed -i -E "s/(extra_compile_args\['cxx'\] = \['-std=c\+\+1[47]')\]/\1, '-g0']/" "$src/setup.py"
+        echo "[install] added -g0 to $n cxx argument list(s) in mmcv setup.py"
         if [[ "$TORCH_GE_214" == 1 ]]; then
             # torch >= 2.14 headers refuse C++17; mmcv 2.1.0 hard-codes it (cxx and nvcc flags).
             n=$(grep -c -- '-std=c++17' "$src/setup.py" || true)
