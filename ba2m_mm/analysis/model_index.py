@@ -12,7 +12,6 @@ named by :data:`ba2m_mm.compare.doc_claims.ZOO` (:func:`report_results`), the sa
 as the README's model zoo.
 """
 import glob
-import json
 import os.path as osp
 from typing import Dict, List, Optional, Sequence
 

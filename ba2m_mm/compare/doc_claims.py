@@ -30,9 +30,7 @@ BENCHMARK = 'docs/benchmark.json'
 
 # Changes to the code that make earlier runs incomparable with later ones: (timestamp of the
 # commit, as the run folders spell it, what changed). A claim whose runs are older says so.
-CHANGES = (
-    ('20261203_170348', 'the twins started from equal weights (2026-12-03)'),
-)
+CHANGES = (('20261203_170348', 'the twins started from equal weights (2026-12-03)'), )
 
 
 @dataclass(frozen=True)
@@ -103,23 +101,45 @@ ANSWER: Sequence = (
     Effect('CIFAR-10 testbed', T_RANDOM, 'ba2m', 'random', what=_TESTBED),
     Effect('CIFAR-10 testbed', T_TEST, 'se', 'plain', what=_TESTBED, control=True),
     Effect('CIFAR-10 CPU budget', CPU_TEST, 'ba2m', 'plain', what=_CPU),
-    Effect('digits demo, 2 images/batch', DIGITS, 'ba2m', 'plain', group=2, scale=100,
-           what=_DIGITS, split=_DIGITS_VAL),
-    Effect('digits demo, 4 images/batch', DIGITS, 'ba2m', 'plain', group=4, scale=100,
-           what=_DIGITS, split=_DIGITS_VAL),
+    Effect(
+        'digits demo, 2 images/batch',
+        DIGITS,
+        'ba2m',
+        'plain',
+        group=2,
+        scale=100,
+        what=_DIGITS,
+        split=_DIGITS_VAL),
+    Effect(
+        'digits demo, 4 images/batch',
+        DIGITS,
+        'ba2m',
+        'plain',
+        group=4,
+        scale=100,
+        what=_DIGITS,
+        split=_DIGITS_VAL),
     Cost('mmpretrain ResNet-50, 224^2, batch 8', BENCHMARK, 'ba2m-auto', 'cls'),
     Cost('Faster R-CNN R-50-FPN, 800x1333, batch 2', BENCHMARK, 'ba2m-auto', 'det'),
     Cost('CIFAR-10 testbed, batch 256', T_TEST, 'ba2m'),
 )
 
 TESTBEDS: Sequence[Testbed] = (
-    Testbed('CIFAR-10 testbed', 'does BA2M raise top-1 of a small ResNet-18 after one epoch, '
-            'more than random reweighting of the same spread?', 'cifar10.md',
-            Effect('CIFAR-10 testbed', T_TEST, 'se', 'plain', what=_TESTBED, control=True)),
-    Testbed('CIFAR-10 testbed, 3 and 8 epochs', 'does the SE control turn positive with a '
-            'longer schedule?', 'cifar10.md',
-            Effect('CIFAR-10 testbed, 8 epochs', SCHEDULE, 'se', 'plain', group='8 epochs',
-                   what='val, seed 1', control=True)),
+    Testbed(
+        'CIFAR-10 testbed', 'does BA2M raise top-1 of a small ResNet-18 after one epoch, '
+        'more than random reweighting of the same spread?', 'cifar10.md',
+        Effect('CIFAR-10 testbed', T_TEST, 'se', 'plain', what=_TESTBED, control=True)),
+    Testbed(
+        'CIFAR-10 testbed, 3 and 8 epochs', 'does the SE control turn positive with a '
+        'longer schedule?', 'cifar10.md',
+        Effect(
+            'CIFAR-10 testbed, 8 epochs',
+            SCHEDULE,
+            'se',
+            'plain',
+            group='8 epochs',
+            what='val, seed 1',
+            control=True)),
     Testbed('CIFAR-10 CPU budget', 'is BA2M stable at N = 128, which defaults train?',
             'cifar10.md'),
     Testbed('digits demo', 'does BA2M Mask R-CNN train end to end, and how far is it from '
@@ -150,8 +170,8 @@ ZOO: Sequence[Tuple[str, Optional[Measured]]] = (
     ('resnet18_random_cifar10_testbed', Measured(T_TEST, 'random')),
     ('resnet18_cpu_cifar10', Measured(CPU_TEST, 'plain')),
     ('resnet18_ba2m_cpu_cifar10', Measured(CPU_TEST, 'ba2m')),
-    ('demo_mask_rcnn_r18_plain_digits', Measured(DIGITS, 'plain', group=4, scale=100,
-                                                          split=_DIGITS_VAL)),
+    ('demo_mask_rcnn_r18_plain_digits',
+     Measured(DIGITS, 'plain', group=4, scale=100, split=_DIGITS_VAL)),
     ('demo_mask_rcnn_r18_ba2m_digits', Measured(MAKE_DEMO, 'ba2m', scale=100, split=_DIGITS_VAL)),
 )
 

@@ -6,41 +6,57 @@ import inspect
 from typing import Dict, List, Tuple
 
 BA2M_MEANINGS: Dict[str, str] = {
-    'reduction': 'R (Table VIII): hidden width d = C // R; must be <= the stage\'s channels',
-    'branches': "any non-empty subset of `'channel'`, `'local'`, `'global'` (Table IX)",
-    'normalize': "`'scaled_softmax'` (N x softmax, mean weight 1) or the paper's `'softmax'` "
+    'reduction':
+    'R (Table VIII): hidden width d = C // R; must be <= the stage\'s channels',
+    'branches':
+    "any non-empty subset of `'channel'`, `'local'`, `'global'` (Table IX)",
+    'normalize':
+    "`'scaled_softmax'` (N x softmax, mean weight 1) or the paper's `'softmax'` "
     '(Eq. 11, weights sum to 1); see [which normalisation]'
     '(implementation_notes.md#which-normalisation-which-global-attention-policy)',
-    'sync': 'use the global batch of all processes: the softmax over every process\'s SARs '
+    'sync':
+    'use the global batch of all processes: the softmax over every process\'s SARs '
     'and the branch BN statistics from every process\'s samples; local when not distributed',
-    'momentum': 'weight of a new batch in the running statistics of the branch BN (after a '
+    'momentum':
+    'weight of a new batch in the running statistics of the branch BN (after a '
     'cumulative average over the first 10 batches)',
-    'statistics': 'what the branch BN normalises with in training: the running statistics '
+    'statistics':
+    'what the branch BN normalises with in training: the running statistics '
     "after adding this batch (`'running_with_batch'`), `'running'` (the batches before) or "
     "`'batch'` (this batch)",
-    'zero_init': 'start as the identity: the branch BN\'s gamma starts at 0, so every weight '
+    'zero_init':
+    'start as the identity: the branch BN\'s gamma starts at 0, so every weight '
     'is exactly 1 until BA2M learns to depart from it',
-    'strength': 'how fast BA2M leaves the identity: the branch BN applies `strength` x its '
+    'strength':
+    'how fast BA2M leaves the identity: the branch BN applies `strength` x its '
     'gamma and beta, so SGD moves them strength^2 as fast',
-    'gsa_mode': "global spatial attention: `'exact'`, `'sampled'` or `'auto'` (exact while "
+    'gsa_mode':
+    "global spatial attention: `'exact'`, `'sampled'` or `'auto'` (exact while "
     'N x HW x HW fits a budget by device and dtype, else sampled queries; '
     '[policy](implementation_notes.md#which-normalisation-which-global-attention-policy))',
-    'gsa_num_samples': "query positions of `'sampled'`; the most `'auto'` samples",
-    'gsa_exact_max_positions': "set: `'auto'` is exact up to this H x W whatever the batch; "
+    'gsa_num_samples':
+    "query positions of `'sampled'`; the most `'auto'` samples",
+    'gsa_exact_max_positions':
+    "set: `'auto'` is exact up to this H x W whatever the batch; "
     '`None`: the budget',
-    'gsa_groups': 'groups of the global branch\'s f, g, h 1x1 convolutions; `None`: '
+    'gsa_groups':
+    'groups of the global branch\'s f, g, h 1x1 convolutions; `None`: '
     '`gcd(R, d, C)`',
-    'finite_check_interval': 'training forwards between two checks for non-finite SARs (a '
+    'finite_check_interval':
+    'training forwards between two checks for non-finite SARs (a '
     'check waits for the device)',
 }
 # Set by the backbone per stage, not by the user.
 BA2M_INTERNAL = ('in_channels', 'name', 'init_cfg')
 
 BACKBONE_MEANINGS: Dict[str, str] = {
-    'ba2m_stages': 'one bool per stage: which stages BA2M follows. `None`: every stage in '
+    'ba2m_stages':
+    'one bool per stage: which stages BA2M follows. `None`: every stage in '
     '{full}; stages at least {width} channels wide in {thin} (the skipped ones are logged)',
-    'ba2m_cfg': 'arguments of `BA2M` (table below); `None`: its defaults',
-    'ba2m_position': "`'between'` stages (Eq. 15, Fig. 4d) or `'inside'` every residual block, "
+    'ba2m_cfg':
+    'arguments of `BA2M` (table below); `None`: its defaults',
+    'ba2m_position':
+    "`'between'` stages (Eq. 15, Fig. 4d) or `'inside'` every residual block, "
     'before the addition (Fig. 4c)',
 }
 
@@ -79,8 +95,10 @@ def backbone_params() -> Tuple[List[inspect.Parameter], List[type]]:
     the backbone classes."""
     from ba2m_mm.models.backbones import ba2m_stages_mixin as mixin
     base = mixin.BA2MStagesMixin
-    params = [p for p in inspect.signature(base.__init__).parameters.values()
-              if p.name.startswith('ba2m_')]
+    params = [
+        p for p in inspect.signature(base.__init__).parameters.values()
+        if p.name.startswith('ba2m_')
+    ]
     classes = [c for c in _subclasses(base) if not c.__name__.endswith('Mixin')]
     return params, classes
 

@@ -32,7 +32,7 @@ from .report import format_differences, format_runs, format_step_ratios, format_
 REPORT_KINDS = ('summary', 'differences', 'runs', 'step_ratios')
 BLOCK = re.compile(
     r'(<!-- table: (?P<path>\S+) (?P<kind>summary|differences|runs|step_ratios|answer|'
-    r'testbeds|zoo|options) -->\n)'
+    r'testbeds|zoo|options|benchmark) -->\n)'
     r'(?P<body>.*?)(<!-- /table -->)', re.S)
 VALUE = re.compile(r'(<!-- value: (?P<name>\S+) -->)(?P<body>.*?)(<!-- /value -->)', re.S)
 
@@ -185,15 +185,48 @@ def render_zoo(root: str) -> str:
     """The README's model zoo: configs of :data:`~ba2m_mm.compare.doc_claims.ZOO`, the
     paper's figures and our sizes from the metafile, our results from the reports."""
     from ba2m_mm.analysis.model_index import load_metafile
-    meta = {e['Name']: e for e in load_metafile(osp.join(root, 'configs', 'metafile.yml'))['Models']}
+    meta = {
+        e['Name']: e
+        for e in load_metafile(osp.join(root, 'configs', 'metafile.yml'))['Models']
+    }
     lines = [
-        '| config (`configs/`) | data | paper: baseline -> BA2M | params / FLOPs (deployed) | ours |',
-        '|---|---|---|---|---|'
+        '| config (`configs/`) | data | paper: baseline -> BA2M | params / FLOPs (deployed) '
+        '| ours |', '|---|---|---|---|---|'
     ]
     for name, m in claims.ZOO:
         e = meta[name]
         data = e['Metadata'].get('Training Data', '').split(' (')[0]
         lines.append(f'| `{name}.py` | {data} | {_paper(e)} | {_size(e)} | {ours(root, m)} |')
+    return '\n'.join(lines)
+
+
+BENCHMARK_MODELS = {
+    'plain': 'plain ResNet-50',
+    'ba2m-exact': "BA2M `gsa_mode='exact'`",
+    'ba2m-sampled': "BA2M `gsa_mode='sampled'`",
+    'ba2m-auto': "**BA2M default (`'auto'`)**",
+    'gcnet': 'GCNet (ContextBlock r16, c3-c5)',
+    'attn1111': 'GeneralizedAttention (attn 1111)',
+}
+
+
+def render_benchmark(root: str, setting: str) -> str:
+    """One setting of ``docs/benchmark.json``: time and memory of each model and its ratio
+    to plain."""
+    bench = claims.load(root, claims.BENCHMARK)
+    s = bench['results'][setting]
+    h, w = s['shape']
+    lines = [
+        f'{setting}: batch {s["batch"]}, {h}x{w}, {s["rounds"]} rounds x {s["steps"]} steps '
+        f'after {s["warmup"]} warm-up, {bench["device"]}, {bench["threads"]} threads, '
+        f'torch {bench["torch"]}:', '',
+        '| model | train s/step | ratio | inference s/batch | ratio | peak MiB | ratio |',
+        '|---|---|---|---|---|---|---|'
+    ]
+    for name, m in s['models'].items():
+        lines.append(f'| {BENCHMARK_MODELS.get(name, name)} | {m["train_s"]:.3f} | '
+                     f'{m["train_ratio"]:.3f} | {m["infer_s"]:.3f} | {m["infer_ratio"]:.3f} | '
+                     f'{m["peak_mem_mib"]:.0f} | {m["mem_ratio"]:.3f} |')
     return '\n'.join(lines)
 
 
@@ -204,6 +237,8 @@ def _render_generated(kind: str, name: str, root: str) -> str:
         return render_testbeds(root)
     if kind == 'zoo':
         return render_zoo(root)
+    if kind == 'benchmark':
+        return render_benchmark(root, name)
     from .doc_options import render_options
     return render_options(name)
 
@@ -213,6 +248,7 @@ VALUES: Dict[str, Callable[[str], str]] = {}
 
 
 def value(name: str):
+
     def register(fn):
         VALUES[name] = fn
         return fn
@@ -225,7 +261,8 @@ def _testbed_gsa_queries(root: str) -> str:
     """Sampled queries of ``gsa_mode='auto'`` on CPU at the testbed's N = 256, stages 1-2."""
     from ba2m_mm.models.layers import BA2M
     from ba2m_mm.models.layers.global_spatial import GlobalSpatialAttention
-    gsa = next(m for m in BA2M(16, reduction=4).modules() if isinstance(m, GlobalSpatialAttention))
+    ba2m = BA2M(16, reduction=4)
+    gsa = next(m for m in ba2m.modules() if isinstance(m, GlobalSpatialAttention))
     return ' and '.join(str(gsa.num_queries(hw, 256)) for hw in (32 * 32, 16 * 16))
 
 
@@ -301,3 +338,55 @@ def update_tables(md_path: str, root: str, check: bool = False) -> List[str]:
         with open(md_path, 'w') as f:
             f.write(new)
     return stale
+
+
+@value('paper_cifar100')
+def _paper_cifar100(root: str) -> str:
+    """The paper's CIFAR-100 ResNet-50 errors, from the metafile's Paper Results."""
+    from ba2m_mm.analysis.model_index import load_metafile
+    meta = load_metafile(osp.join(root, 'configs', 'metafile.yml'))
+    entry = next(e for e in meta['Models'] if e['Name'] == 'resnet50_ba2m_8xb16_cifar100')
+    rows = [v for k, v in entry['Paper Results'].items() if k not in ('Source', 'Note')]
+    base, ours = rows[0]['Error (%)'], rows[1]['Error (%)']
+    return f'from {base:.2f}% to {ours:.2f}% ({base - ours:.2f} points less)'
+
+
+@value('testbed_plain_step_s')
+def _testbed_plain_step_s(root: str) -> str:
+    s = next(r for r in claims.load(root, claims.T_TEST)['summary'] if r['arm'] == 'plain')
+    return f'{s["step_time"]["min"]:.2f}-{s["step_time"]["max"]:.2f}'
+
+
+@value('det_step_s')
+def _det_step_s(root: str) -> str:
+    """Faster R-CNN R-50 training step on CPU, plain and BA2M, from docs/benchmark.json."""
+    bench = claims.load(root, claims.BENCHMARK)
+    models = bench['results']['det']['models']
+    return (
+        f'{models["plain"]["train_s"]:.1f} s (plain) and {models["ba2m-auto"]["train_s"]:.1f} s '
+        f'(BA2M) on {bench["threads"]} CPU threads')
+
+
+@value('gsa_budgets')
+def _gsa_budgets(root: str) -> str:
+    """The attention budgets of ``gsa_mode='auto'``, from the code."""
+    from ba2m_mm.models.layers.global_spatial import AUTO_EXACT_MAX_ELEMENTS, AUTO_MIN_SAMPLES
+    b = AUTO_EXACT_MAX_ELEMENTS
+    return (f'{b["cpu"]:.3g} elements on CPU, {b["accelerator_fp32"]:.3g} on a GPU in fp32 and '
+            f'{b["accelerator_half"]:.3g} in half precision; at least {AUTO_MIN_SAMPLES} queries')
+
+
+@value('benchmark_note')
+def _benchmark_note(root: str) -> str:
+    return claims.load(root, claims.BENCHMARK)['note'].replace('`', '')
+
+
+@value('metafile_entries')
+def _metafile_entries(root: str) -> str:
+    from ba2m_mm.analysis.model_index import load_metafile
+    return str(len(load_metafile(osp.join(root, 'configs', 'metafile.yml'))['Models']))
+
+
+@value('make_demo_s')
+def _make_demo_s(root: str) -> str:
+    return f'{claims.load(root, claims.MAKE_DEMO)["total_time"]:.0f}'

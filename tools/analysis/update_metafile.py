@@ -47,10 +47,9 @@ if 'OMP_WAIT_POLICY' not in os.environ:  # the thread policy, before torch loads
     os.environ['OMP_WAIT_POLICY'] = 'PASSIVE'  # (ba2m_mm.thread_policy.THREAD_ENV)
 
 import ba2m_mm  # registers the models and hooks
-from ba2m_mm.analysis.model_index import (METAFILE, add_entries, all_configs,
-                                          apply_report_results, check, config_name,
-                                          dump_metafile, load_metafile, new_metafile,
-                                          update_entry)
+from ba2m_mm.analysis.model_index import (METAFILE, add_entries, all_configs, apply_report_results,
+                                          check, config_name, dump_metafile, load_metafile,
+                                          new_metafile, update_entry)
 
 
 def parse_args(argv=None):
