@@ -2,16 +2,29 @@
 positive control, each "ours" cell of the model zoo, one entry each; the text is rendered
 from the committed reports by :mod:`ba2m_mm.compare.doc_tables`.
 
-Adding a line is adding an entry to :data:`ANSWER` (or :data:`TESTBEDS`, :data:`ZOO`), e.g.
-for a detection testbed report::
+Adding a line is adding an entry, then running ``python tools/analysis/update_doc_tables.py``
+(and ``python tools/analysis/update_metafile.py --no-measure`` after a :data:`ZOO` entry).
+For example, for the detection testbed's reports (arm and reference are arm names of the
+report; ``scale=100`` shows an mAP in [0, 1] as points; ``metric`` defaults to the report's)::
 
-    Effect('Detection testbed, RetinaNet', 'docs/results/det_testbed_retinanet.json',
-           arm='ba2m_ce', reference='ce', metric='coco/bbox_mAP', scale=100,
-           what='digits, RetinaNet R-18 from scratch'),
+    # ANSWER: the paper's Table III, BA2M + CE against CE, and its positive control
+    Effect('detection testbed, RetinaNet', 'docs/results/det_testbed_retinanet.json',
+           'ba2m_ce', 'ce', scale=100, what='digits, RetinaNet R-18 from scratch'),
+    Effect('detection testbed, RetinaNet', 'docs/results/det_testbed_retinanet.json',
+           'focal', 'ce', scale=100, what='digits, RetinaNet R-18 from scratch', control=True),
+    # a second metric of the same runs
+    Effect('detection testbed, RetinaNet', 'docs/results/det_testbed_retinanet.json',
+           'ba2m_ce', 'ce', metric='pascal_voc/mAP', scale=100, what='...'),
+    # TESTBEDS: the question and the control that says whether the testbed can answer it
+    Testbed('CIFAR-10 testbed, identity-start SE', 'does an SE that starts as the identity '
+            'gain on this testbed?', 'cifar10.md',
+            Effect('CIFAR-10 testbed', 'docs/results/cifar10_testbed_se_control.json',
+                   'se_identity', 'plain', group='3 epochs', what='val', control=True)),
 
-Every figure is read from the report (``summary``, ``results``, ``step_ratios``) or from
-``docs/benchmark.json`` when the docs are regenerated (``tools/analysis/update_doc_tables.py``),
-and ``--check`` (``tests/test_doc_tables.py``) fails when the committed text differs.
+A line whose runs predate an entry of :data:`CHANGES` says so by itself. Every figure is read
+from the report (``results``, ``step_ratios``) or from ``docs/benchmark.json`` when the docs
+are regenerated, and ``--check`` (``tests/test_doc_tables.py``) fails when the committed text
+differs.
 """
 import json
 import os.path as osp
@@ -211,6 +224,8 @@ def _day(stamp: str) -> str:
 
 def dates_text(stamps: Sequence[str]) -> str:
     days = sorted({_day(s) for s in stamps})
+    if not days:
+        return 'unknown dates'
     return days[0] if len(days) == 1 else f'{days[0]} to {days[-1]}'
 
 

@@ -98,7 +98,7 @@ def render_answer(root: str) -> str:
     measured = [(e, d, v) for e, d, v in found if not e.control]
     gains = [e.setting for e, d, v in measured if v == '**gain**']
     losses = [e.setting for e, d, v in measured if v == '**loss**']
-    failed = [(e, d) for e, d, v in found if e.control and d['ci'][0] <= 0]
+    failed = [(e, d) for e, d, v in found if e.control and not d['ci'][0] > 0]
     answer = (f'BA2M gains in {", ".join(gains)}' if gains else '**no measurable gain**')
     answer += (f' in {len(measured)} comparisons ({len(measured) - len(gains) - len(losses)} '
                f'intervals include 0, {len(losses)} below it)')
@@ -106,6 +106,13 @@ def render_answer(root: str) -> str:
         answer += (f'; the positive control ({d["label"]} - {d["reference_label"]}, '
                    f'{d["mean"]:+.2f}) fails in the {e.setting}, so a null result there '
                    'cannot tell "no gain" from "cannot see one"')
+    controlled = {e.setting for e in effects if e.control}
+    blind = list(
+        dict.fromkeys(
+            e.setting.split(',')[0] for e in effects
+            if not e.control and e.setting not in controlled))
+    if blind:
+        answer += f'; no positive control ran in the {" and the ".join(blind)}'
     lines += ['', f'**The answer:** {answer}.', '']
     lines += [
         '| cost in | training step, BA2M / plain | inference (BA2M computes nothing) | measured |',
