@@ -204,3 +204,38 @@ def test_evidence_holds_every_run_behind_the_answer():
     reports.discard(doc_claims.T_RANDOM)
     missing = sorted(r for r in reports if f'<!-- table: {r} runs -->' not in text)
     assert not missing, f'docs/evidence.md has no runs table of {missing}'
+
+
+def zoo_rows():
+    """``(config name, cells)`` of the config rows of docs/model_zoo.md's tables."""
+    for line in read(osp.join(REPO, 'docs', 'model_zoo.md')).splitlines():
+        m = re.match(r'^\| `(\w+)\.py`', line)
+        if m:
+            yield m.group(1), [c.strip() for c in line.strip('|').split('|')]
+
+
+def test_model_zoo_sizes_and_paper_figures_are_the_metafiles():
+    """The Params / FLOPs cells of docs/model_zoo.md are the metafile's (measured by
+    update_metafile.py), and its paper cells hold the metafile's Paper Results."""
+    from ba2m_mm.analysis.model_index import load_metafile
+    entries = {e['Name']: e for e in load_metafile()['Models']}
+    wrong = []
+    for name, cells in zoo_rows():
+        md = entries[name]['Metadata']
+        size = re.match(r'(\d+\.\d+) M / (\d+\.\d+) G', cells[3])
+        if 'Parameters' in md and not size:
+            wrong.append(f'{name}: size {cells[3]!r}, the metafile has it')
+        elif size and (size[1], size[2]) != (f'{md["Parameters"] / 1e6:.2f}',
+                                             f'{md["FLOPs"] / 1e9:.2f}'):
+            wrong.append(f'{name}: {size[0]} against the metafile\'s '
+                         f'{md["Parameters"] / 1e6:.2f} M / {md["FLOPs"] / 1e9:.2f} G')
+        paper = entries[name].get('Paper Results') or {}
+        for key, metrics in paper.items():
+            if key in ('Source', 'Note'):
+                continue
+            for metric, v in metrics.items():
+                if metric in ('Params (M)', 'FLOPs (G)', 'Top-5 Error (%)'):
+                    continue
+                if f'{v:.2f}'.rstrip('0').rstrip('.') not in cells[2].replace('.00', ''):
+                    wrong.append(f'{name}: the paper\'s {key} {metric} {v} is not in {cells[2]!r}')
+    assert not wrong, '\n'.join(wrong)
