@@ -61,8 +61,8 @@ def reads(d: Dict, control: bool) -> str:
     the testbed can see a gain."""
     low, high = d['ci']
     if not (math.isfinite(low) and math.isfinite(high)):
-        verdict = 'gain' if d['mean'] > 0 else 'loss'
-        return f'one seed: {verdict} of unknown noise'
+        side = 'above' if d['mean'] > 0 else 'below'
+        return f'one seed, no interval: {side} the reference'
     if low > 0:
         return 'the control shows: the testbed can see a gain' if control else '**gain**'
     if control:
