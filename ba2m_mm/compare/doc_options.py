@@ -93,8 +93,7 @@ def _subclasses(cls) -> List[type]:
 def backbone_params() -> Tuple[List[inspect.Parameter], List[type]]:
     """The ``ba2m_*`` arguments of the BA2M backbones (where the mixin declares them), and
     the backbone classes."""
-    from ba2m_mm.models.backbones import ba2m_stages_mixin as mixin
-    base = mixin.BA2MStagesMixin
+    from ba2m_mm.models.backbones import BA2MStagesMixin as base
     params = [
         p for p in inspect.signature(base.__init__).parameters.values()
         if p.name.startswith('ba2m_')
