@@ -21,7 +21,7 @@ def commands():
 
 def test_readme_has_the_blocks_this_test_knows():
     assert len(blocks('python')) == 2
-    assert sorted({c.split()[0] for c in commands()}) == ['bash', 'make', 'pip']
+    assert sorted({c.split()[0] for c in commands()}) == ['make', 'pip']
 
 
 @pytest.mark.parametrize('command', [c for c in commands() if c.startswith('make ')])
@@ -40,7 +40,8 @@ def test_make_commands_exist(command):
 
 
 def test_ci_command_runs_lint_and_test():
-    assert 'bash .ci/run' in commands()
+    contributing = open(osp.join(REPO, 'docs', 'contributing.md')).read()
+    assert 'bash .ci/run' in contributing and 'make lint' in contributing
     ci = open(osp.join(REPO, '.ci', 'run')).read()
     assert 'make lint' in ci and 'make test' in ci
 

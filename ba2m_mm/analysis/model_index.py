@@ -7,11 +7,11 @@ Data``, ``Baseline Config`` are written once (:func:`make_entry`);
 ``Architecture``, ``Epochs``/``Iterations`` and ``Batch Size`` are rewritten
 from the config (:func:`update_entry`); ``Parameters``, ``BA2M Parameters``,
 ``FLOPs``, ``BA2M Training FLOPs`` and ``FLOPs Input Shape`` are measured
-(:func:`measure`); ``Results`` hold only what this project measured
-(:func:`demo_results`).
+(:func:`measure`); ``Results`` hold only what this project measured: the committed reports
+named by :data:`ba2m_mm.compare.doc_claims.ZOO` (:func:`report_results`), the same figures
+as the README's model zoo.
 """
 import glob
-import json
 import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
@@ -45,13 +45,13 @@ HEADER = """\
 
 NO_RESULTS = 'none: this config has not been trained by ba2m_mm'
 
-DEMO_ARMS = {
-    'ba2m': 'demo_mask_rcnn_r18_ba2m_digits',
-    'plain': 'demo_mask_rcnn_r18_plain_digits',
+# Metric of a comparison report -> (Task, metric name) of a Results entry.
+RESULT_METRICS = {
+    'accuracy/top1': ('Image Classification', 'Top 1 Accuracy'),
+    'coco/bbox_mAP': ('Object Detection', 'box AP'),
+    'coco/segm_mAP': ('Instance Segmentation', 'mask AP'),
+    'pascal_voc/mAP': ('Object Detection', 'mAP'),
 }
-
-DEMO_METRICS = (('Object Detection', 'box AP', 'coco/bbox_mAP'), ('Instance Segmentation',
-                                                                  'mask AP', 'coco/segm_mAP'))
 
 
 def config_path(name: str) -> str:
@@ -173,32 +173,49 @@ def update_entry(entry: Dict, do_measure: bool) -> Dict:
     return ordered(entry, ENTRY_ORDER)
 
 
-def demo_results(path: str) -> Dict[str, Dict]:
-    """Results and a note per demo entry, from ``tools/demo.py``'s JSON output."""
-    with open(path, encoding='utf-8') as f:
-        run = json.load(f)
+def report_results(root: str = REPO) -> Dict[str, Dict]:
+    """Results and a note per entry of :data:`ba2m_mm.compare.doc_claims.ZOO` that was
+    measured: the mean over the seeds of its arm in the committed report."""
+    from ba2m_mm.compare.doc_claims import ZOO, dates_text, measured
     out = {}
-    for result in run['results']:
-        name = DEMO_ARMS.get(result['arm'])
-        if name is None:  # e.g. 'ba2m_softmax', a --cfg-options variant of a config
+    for name, m in ZOO:
+        if m is None:
             continue
+        r = measured(root, m)
         results = []
-        for task, metric, key in DEMO_METRICS:
-            if key in result['metrics']:
-                results.append({
-                    'Task': task,
-                    'Dataset': f'digits_demo val ({run["data"]["val"]} images)',
-                    'Metrics': {
-                        metric: round(100 * result['metrics'][key], 1)
-                    },
-                })
-        note = (f'measured by tools/demo.py: one run, {result["iters"]} iterations, '
-                f'{run["data"]["train"]} training images, CPU with {run["threads"]} threads; '
-                'no weights published')
+        for metric, stats in [(r['metric'], r['stats'])] + list(r['extra'].items()):
+            task, field = RESULT_METRICS.get(metric, ('Other', metric))
+            results.append({
+                'Task': task,
+                'Dataset': r['evaluate'],
+                'Metrics': {
+                    field: round(stats['mean'], 2)
+                },
+            })
+        group = f', {m.group} {r["group_name"]}' if m.group is not None else ''
+        note = (f'measured by ba2m_mm on CPU: mean of {r["stats"]["n"]} seed(s){group}, '
+                f'runs of {dates_text(r["stamps"])}, {m.report}; no weights published')
         out[name] = dict(results=results, note=note)
-    if not out:
-        raise ValueError(f'{path}: no result of the arms {sorted(DEMO_ARMS)}')
     return out
+
+
+def apply_report_results(entries: Dict[str, Dict], root: str = REPO) -> None:
+    """Write every entry's Results from the committed reports (:func:`report_results`):
+    the measured entries get theirs, every other entry none (in place)."""
+    measured = report_results(root)
+    unknown = sorted(set(measured) - set(entries))
+    if unknown:
+        raise KeyError(f'no metafile entry for the measured configs {unknown}')
+    for name, entry in entries.items():
+        if name in measured:
+            data = (entry.get('Metadata') or {}).get('Training Data', '').split(' (')[0]
+            entry['Results'] = [
+                dict(r, Dataset=f'{data} {r["Dataset"]}'.strip()) for r in measured[name]['results']
+            ]
+            entry['Results Note'] = measured[name]['note']
+        else:
+            entry['Results'] = []
+            entry['Results Note'] = NO_RESULTS
 
 
 def config_name(path_or_name: str) -> str:
@@ -237,18 +254,3 @@ def add_entries(entries: Dict[str, Dict],
                                    data[i] if data else training_data(cfg, name))
         added.append(name)
     return added
-
-
-def apply_demo_results(entries: Dict[str, Dict], path: str) -> None:
-    """Write the demo entries' Results and Results Note from ``tools/demo.py``'s
-    JSON output (:func:`demo_results`) into ``entries`` (in place).
-
-    Args:
-        entries (dict): ``{Name: entry}`` of the metafile.
-        path (str): ``work_dirs/demo_results.json`` or another demo output.
-    """
-    for name, demo in demo_results(path).items():
-        if name not in entries:
-            raise KeyError(f'no entry for the demo config {name}')
-        entries[name]['Results'] = demo['results']
-        entries[name]['Results Note'] = demo['note']

@@ -1,8 +1,10 @@
-"""Regenerate the tables of README.md and docs/*.md from the saved comparison reports.
+"""Regenerate the generated parts of README.md and docs/*.md from the committed reports.
 
-Each table sits between ``<!-- table: <report.json> <summary|differences|runs> -->`` and
-``<!-- /table -->`` (see :mod:`ba2m_mm.compare.doc_tables`). ``--check`` only lists the
-tables that no longer match their reports and exits with 1 if there are any.
+Each table sits between ``<!-- table: <report.json> <summary|differences|runs|step_ratios> -->``
+(or a list of :mod:`ba2m_mm.compare.doc_claims`: ``<!-- table: README answer -->``, ...) and
+``<!-- /table -->``, each figure in prose between ``<!-- value: NAME -->`` and
+``<!-- /value -->`` (see :mod:`ba2m_mm.compare.doc_tables`). ``--check`` only lists the parts
+that no longer match their sources and exits with 1 if there are any.
 
 Example::
 

@@ -18,9 +18,9 @@ Fields of an entry and where they come from:
   ``BA2M Training FLOPs`` (the BA2M share of a train-mode forward, per image, batch 2) and
   ``FLOPs Input Shape`` (kept once set, so it can be edited by hand; at first get_flops'
   default, 800x1280 for detectors and 224x224 for classifiers, and 32x32 for CIFAR);
-- ``Results``: only what we measured. ``--demo-results`` writes the digits demo's COCO
-  metrics from ``tools/demo.py``'s ``work_dirs/demo_results.json``; every other entry
-  has none (``Results: []``, ``Results Note`` says so).
+- ``Results``: only what we measured, rewritten on every run from the committed reports
+  that ``ba2m_mm.compare.doc_claims.ZOO`` names (the figures of the README's model zoo);
+  every other entry has none (``Results: []``, ``Results Note`` says so).
 
 Examples::
 
@@ -33,9 +33,8 @@ Examples::
         --baseline mmpretrain::resnext/resnext50-32x4d_8xb32_in1k.py
     # which configs have no entry, which entries no config (exit status 1 if any)
     python tools/analysis/update_metafile.py --check
-    # the demo's measured results (after `make demo-compare`)
-    python tools/analysis/update_metafile.py --demo-results work_dirs/demo_results.json \\
-        --no-measure
+    # only the Results, from the committed reports (after a new report or ZOO entry)
+    python tools/analysis/update_metafile.py --no-measure
 """
 import argparse
 import os
@@ -48,7 +47,7 @@ if 'OMP_WAIT_POLICY' not in os.environ:  # the thread policy, before torch loads
     os.environ['OMP_WAIT_POLICY'] = 'PASSIVE'  # (ba2m_mm.thread_policy.THREAD_ENV)
 
 import ba2m_mm  # registers the models and hooks
-from ba2m_mm.analysis.model_index import (METAFILE, add_entries, all_configs, apply_demo_results,
+from ba2m_mm.analysis.model_index import (METAFILE, add_entries, all_configs, apply_report_results,
                                           check, config_name, dump_metafile, load_metafile,
                                           new_metafile, update_entry)
 
@@ -79,10 +78,6 @@ def parse_args(argv=None):
         '--no-measure',
         action='store_true',
         help='do not measure parameters/FLOPs (keep the values in the metafile)')
-    parser.add_argument(
-        '--demo-results',
-        metavar='JSON',
-        help="write the demo entries' Results from tools/demo.py's demo_results.json")
     parser.add_argument(
         '--check',
         action='store_true',
@@ -125,8 +120,7 @@ def main(argv=None) -> int:
         todo = (todo or []) + added
     if todo is None:
         todo = list(entries)
-    if args.demo_results:
-        apply_demo_results(entries, args.demo_results)
+    apply_report_results(entries)
 
     start = time.time()
     for i, name in enumerate(todo, 1):
