@@ -108,8 +108,21 @@ _CPU = 'ResNet-18 widths 16-128, 160 steps on 10,240 images, N = 128'
 _DIGITS = 'Mask R-CNN R-18 from scratch, 2 epochs of 600 images'
 _DIGITS_VAL = 'val (150 images)'
 
+_RETINA = 'docs/results/det_testbed_retinanet_test.json'
+_FASTER = 'docs/results/det_testbed_faster_test.json'
+_CONTROL = 'docs/results/det_testbed_control_val.json'
+_SE_CONTROL = 'docs/results/cifar10_testbed_se_control.json'
+_DET = 'R-18 half width from scratch, 200 iterations of 8 digits images'
+_DET3 = f'Table III, RetinaNet {_DET}'
+_DET4 = f'Table IV, Faster R-CNN {_DET}'
+
 # The lines of the README's answer, in order.
 ANSWER: Sequence = (
+    Effect('detection testbed', _RETINA, 'ba2m_ce', 'focal', scale=100, what=_DET3),
+    Effect('detection testbed', _RETINA, 'ba2m_ce', 'ce', scale=100, what=_DET3),
+    Effect('detection testbed', _FASTER, 'ba2m', 'ohem', scale=100, what=_DET4),
+    Effect('detection testbed', _FASTER, 'ba2m', 'plain', scale=100, what=_DET4),
+    Effect('detection testbed', _CONTROL, 'focal', 'ce', scale=100, what=_DET, control=True),
     Effect('CIFAR-10 testbed', T_TEST, 'ba2m', 'plain', what=_TESTBED),
     Effect('CIFAR-10 testbed', T_RANDOM, 'ba2m', 'random', what=_TESTBED),
     Effect('CIFAR-10 testbed', T_TEST, 'se', 'plain', what=_TESTBED, control=True),
@@ -138,6 +151,15 @@ ANSWER: Sequence = (
 )
 
 TESTBEDS: Sequence[Testbed] = (
+    Testbed(
+        'detection testbed', 'does BA2M beat Focal loss / OHEM (paper Tables III-IV)?',
+        'evidence.md',
+        Effect('detection testbed', _CONTROL, 'focal', 'ce', scale=100, what=_DET, control=True)),
+    Testbed(
+        'CIFAR-10 testbed, identity-start SE', 'does an SE that starts as the identity '
+        'help in one epoch?', 'cifar10.md',
+        Effect(
+            'CIFAR-10 testbed', _SE_CONTROL, 'se_identity', 'plain', what=_TESTBED, control=True)),
     Testbed(
         'CIFAR-10 testbed', 'does BA2M raise top-1 of a small ResNet-18 after one epoch, '
         'more than random reweighting of the same spread?', 'cifar10.md',
