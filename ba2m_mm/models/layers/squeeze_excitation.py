@@ -3,7 +3,6 @@ from typing import Optional
 
 import torch
 import torch.nn as nn
-
 from mmengine.registry import MODELS
 
 try:  # the same layer in both libraries; mmpretrain's is used where installed
