@@ -57,10 +57,12 @@ UPSTREAM = {
     'resnet18_cifar10_testbed.py': 'mmpretrain::resnet/resnet18_8xb16_cifar10.py',
     'resnet18_ba2m_cifar10_testbed.py': 'mmpretrain::resnet/resnet18_8xb16_cifar10.py',
     'resnet18_se_cifar10_testbed.py': 'mmpretrain::resnet/resnet18_8xb16_cifar10.py',
+    'resnet18_se_identity_cifar10_testbed.py': 'mmpretrain::resnet/resnet18_8xb16_cifar10.py',
     'resnet18_random_cifar10_testbed.py': 'mmpretrain::resnet/resnet18_8xb16_cifar10.py',
 }
 # Configs with a BA2M backbone whose modules are controls (SE, random reweighting)
-CONTROL_CONFIGS = ('resnet18_se_cifar10_testbed.py', 'resnet18_random_cifar10_testbed.py')
+CONTROL_CONFIGS = ('resnet18_se_cifar10_testbed.py', 'resnet18_se_identity_cifar10_testbed.py',
+                   'resnet18_random_cifar10_testbed.py')
 # CIFAR-10 configs import the dataset module too, whatever their backbone
 CIFAR10_IMPORTS = dict(imports=['ba2m_mm', 'ba2m_mm.datasets'], allow_failed_imports=False)
 # Changed paths; a trailing '.' means "this key and everything under it".
@@ -97,6 +99,8 @@ EXTRA_DELTA.update({
     'resnet18_ba2m_cifar10_testbed.py':
     CIFAR10_TESTBED_DELTA + ('ba2m_strength', ),
     'resnet18_se_cifar10_testbed.py':
+    CIFAR10_TESTBED_DELTA + BA2M_DELTA + ('model.backbone.ba2m_position', ),
+    'resnet18_se_identity_cifar10_testbed.py':
     CIFAR10_TESTBED_DELTA + BA2M_DELTA + ('model.backbone.ba2m_position', ),
     'resnet18_random_cifar10_testbed.py':
     CIFAR10_TESTBED_DELTA + BA2M_DELTA + ('ba2m_strength', ),

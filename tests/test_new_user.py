@@ -250,13 +250,11 @@ def test_demo_time_in_the_docs_is_the_reports_with_its_threads():
     with open(osp.join(REPO, 'docs', 'results', 'digits_make_demo.json')) as f:
         report = json.load(f)
     (run, ) = report['results']
-    threads = re.search(r'CPU \((\d+) threads\)', report['header']).group(1)
     with open(osp.join(REPO, 'docs', 'demo.md')) as f:
-        demo = ' '.join(f.read().split())
-    assert (f'The run of these tables took {report["total_time"]:.0f} s (training '
-            f'{run["train_time"]:.0f} s, {run["step_time"]:.2f} s an iteration; evaluation '
-            f'{run["eval_time"]:.0f} s; the machine above, {threads} threads)') in demo
-    assert 'expect about 140-190 s' in demo  # other runs: an estimate, with the range seen
+        demo = f.read()
+    # the figure is generated from the report (doc_tables' value markers)
+    assert f'<!-- value: make_demo_s -->{report["total_time"]:.0f}<!-- /value -->' in demo
+    assert run['train_time'] < report['total_time']
     with open(osp.join(REPO, 'docs', 'tools.md')) as f:
         tools = f.read()
-    assert re.search(r'`--paper-table` takes about \d+ min \(\d+ s in the one timed run', tools)
+    assert re.search(r'`--paper-table` takes about \d+ min \(one timed run', tools)
