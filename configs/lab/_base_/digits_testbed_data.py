@@ -92,3 +92,11 @@ digits_optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=1e-3, weight_decay=1e-4),
     clip_grad=dict(max_norm=10, norm_type=2))
+
+# The BA2M twins' backbone options (after all four stages: nothing is frozen from scratch,
+# paper Eq. 15), with the digits demo's options: reduction 16 (the 32-channel stage keeps
+# d = 2 hidden channels), one process (sync=False: the batch of 8 is the whole batch), the
+# scaled softmax (mean weight 1) and the sampled global branch of the detection configs.
+digits_ba2m_backbone = dict(
+    ba2m_stages=(True, True, True, True),
+    ba2m_cfg=dict(reduction=16, normalize='scaled_softmax', sync=False, gsa_mode='auto'))
